@@ -1,0 +1,51 @@
+"""Backend registry. Engines are imported lazily: `import valsuite` must not need them."""
+
+from __future__ import annotations
+
+import importlib
+
+from valsuite.backends.base import Backend, BackendInfo, BackendOptions, PRECISIONS
+from valsuite.errors import ValsuiteError
+
+# name -> "module:Class"; a new engine is one module and one line here
+_REGISTRY = {
+    "torch": "valsuite.backends.torch_backend:TorchBackend",
+    "onnxruntime": "valsuite.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "tensorrt": "valsuite.backends.tensorrt_backend:TensorRTBackend",
+}
+ALIASES = {"ort": "onnxruntime", "trt": "tensorrt", "pytorch": "torch", "vanilla": "torch"}
+
+
+def backend_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def backend_class(name: str) -> type[Backend]:
+    name = ALIASES.get(name, name)
+    if name not in _REGISTRY:
+        raise ValsuiteError(f"unknown backend {name!r}", hint=f"choose from {', '.join(_REGISTRY)}")
+    module_name, _, cls_name = _REGISTRY[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("valsuite"):
+            raise ValsuiteError(f"backend {name} is not built yet in this version of valsuite") from exc
+        raise
+    return getattr(module, cls_name)
+
+
+def create_backend(name: str, spec, precision: str = "fp32", device: str = "cpu",
+                   options: BackendOptions | None = None) -> Backend:
+    cls = backend_class(name)
+    return cls(spec, precision=precision, device=device, options=options)
+
+
+def backend_available(name: str) -> tuple[bool, str]:
+    """(True, '') when this machine can run the backend, else (False, reason)."""
+    cls = backend_class(name)
+    probe = getattr(cls, "available", None)
+    return probe() if probe else (True, "")
+
+
+__all__ = ["Backend", "BackendInfo", "BackendOptions", "PRECISIONS", "backend_names", "backend_class",
+           "create_backend", "backend_available", "ALIASES"]

@@ -1,0 +1,112 @@
+"""One interface for every inference engine (after Polygraphy's runners).
+
+A backend is activated once (load or build: the slow part, never timed), then `infer` is called
+per batch, then it is deactivated. `infer` takes a float NCHW batch (on the host, or already on
+the backend's device) and returns host float32 outputs plus the model-only time of that call:
+CUDA events around the engine's compute on a GPU, a monotonic clock on the CPU. The caller times
+Latency-all itself, from host batch to host outputs, so the two never mix.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from valsuite.errors import ValsuiteError
+from valsuite.models.spec import ModelSpec
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+
+@dataclass
+class BackendOptions:
+    """Settings shared by all backends; engine-specific extras go in `extra`."""
+
+    weights_dir: Path = Path("weights")
+    batch_size: int = 32               # the batch size the run uses (static engines, CUDA graphs)
+    max_batch: int | None = None       # largest batch the artifact must accept
+    artifact: Path | None = None       # a user-given ONNX/engine/package path
+    cuda_graph: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class BackendInfo:
+    """Facts about the loaded model, copied into the run record."""
+
+    model_size_mb: float | None = None   # size on disk of what the engine runs (ONNX, plan, checkpoint)
+    num_layers: int | None = None        # torch: leaf modules; ONNX: graph nodes; TensorRT: engine layers
+    num_params: int | None = None        # torch: parameters; ONNX: initializer elements
+    artifact: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+
+    def __init__(self, spec: ModelSpec, precision: str = "fp32", device: str = "cpu",
+                 options: BackendOptions | None = None) -> None:
+        if precision not in self.precisions:
+            raise ValsuiteError(f"backend {self.name} does not support precision {precision}",
+                                hint=f"supported: {', '.join(self.precisions)}")
+        if device not in self.devices:
+            raise ValsuiteError(f"backend {self.name} does not run on {device}",
+                                hint=f"supported: {', '.join(self.devices)}")
+        self.spec = spec
+        self.precision = precision
+        self.device = device
+        self.options = options or BackendOptions()
+        self.active = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def activate(self) -> None:
+        if not self.active:
+            self._activate()
+            self.active = True
+
+    def deactivate(self) -> None:
+        if self.active:
+            self._deactivate()
+            self.active = False
+
+    def __enter__(self) -> "Backend":
+        self.activate()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.deactivate()
+
+    # -- inference ---------------------------------------------------------------------------
+    @property
+    def input_device(self) -> str:
+        """Where the caller should put the normalised batch (the GPU pipeline uses it)."""
+        return self.device
+
+    def infer(self, batch):
+        """float NCHW batch -> (host float32 outputs (N, classes), model-only milliseconds)."""
+        if not self.active:
+            raise RuntimeError(f"{self.name} backend used before activate()")
+        self._check_input(batch)
+        return self._infer(batch)
+
+    def _check_input(self, batch) -> None:
+        shape = tuple(batch.shape)
+        if len(shape) != 4 or shape[0] < 1 or shape[1:] != tuple(self.spec.input_shape):
+            raise ValsuiteError(f"{self.name}: input shape {shape} does not match model input "
+                                f"(N, {', '.join(map(str, self.spec.input_shape))})")
+
+    @abstractmethod
+    def _activate(self) -> None: ...
+
+    @abstractmethod
+    def _infer(self, batch): ...
+
+    def _deactivate(self) -> None:
+        """Release engine memory; most backends need nothing more than dropping references."""
+
+    @abstractmethod
+    def info(self) -> BackendInfo: ...

@@ -1,0 +1,1 @@
+"""Data layer: class mapping, dataset manifest, preprocessing presets, loaders."""

@@ -1,0 +1,126 @@
+"""The list of images a run evaluates, with labels, and a hash that identifies it.
+
+Every image in `DIR/<wnid>/` is listed exactly once, in a sorted, machine-independent order.
+The manifest hash goes into every run record so that results on different image sets never mix.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from valsuite.data.synsets import SynsetMapping, find_mapping
+from valsuite.errors import ValsuiteError
+from valsuite.fileio import sha256_text
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".gif"})
+CALIBRATION_LIST_FILENAME = "calibration_list.txt"
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One image: its path relative to the dataset root and its class index (-1: unlabelled)."""
+
+    relpath: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    root: Path
+    entries: tuple[ImageEntry, ...]
+    mapping: SynsetMapping
+    ignored_files: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def path(self, entry: ImageEntry) -> Path:
+        return self.root / entry.relpath
+
+    @property
+    def num_classes_present(self) -> int:
+        return len({e.label for e in self.entries})
+
+    def file_list_hash(self) -> str:
+        """sha256 over `relpath label` lines: identifies the exact images and labels evaluated."""
+        return sha256_text("".join(f"{e.relpath} {e.label}\n" for e in self.entries))
+
+    def without(self, relpaths: set[str]) -> "Manifest":
+        """The same manifest minus some images (calibration images are never evaluated)."""
+        kept = tuple(e for e in self.entries if e.relpath not in relpaths)
+        return Manifest(self.root, kept, self.mapping, self.ignored_files)
+
+    def describe(self) -> dict:
+        return {
+            "path": str(self.root),
+            "num_images": len(self.entries),
+            "num_classes": self.num_classes_present,
+            "file_list_sha256": self.file_list_hash(),
+            "mapping": self.mapping.source,
+            "ignored_files": len(self.ignored_files),
+        }
+
+
+def scan_dataset(root: str | Path, mapping: SynsetMapping | None = None) -> Manifest:
+    """List `root/<wnid>/*` images; unknown wnid folders and an empty set are user errors."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValsuiteError(
+            f"dataset folder not found: {root}",
+            hint="pass --dataset DIR with DIR/<wnid>/*.JPEG, see format_dataset.py",
+        )
+    mapping = mapping or find_mapping(root)
+    index = mapping.index
+    entries: list[ImageEntry] = []
+    ignored: list[str] = []
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [d.name for d in class_dirs if d.name not in index]
+    if unknown:
+        raise ValsuiteError(
+            f"{root}: {len(unknown)} folder(s) are not ImageNet wnids of {mapping.source}, "
+            f"first: {unknown[0]!r}",
+            hint="the layout is DIR/<wnid>/<image>",
+        )
+    for class_dir in class_dirs:
+        label = index[class_dir.name]
+        for path in sorted(class_dir.rglob("*")):
+            if path.is_dir():
+                continue
+            rel = path.relative_to(root).as_posix()
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                entries.append(ImageEntry(rel, label))
+            else:
+                ignored.append(rel)
+    if ignored:
+        log.warning("%s: %d file(s) without an image extension are not evaluated, first: %s",
+                    root, len(ignored), ignored[0])
+    if not entries:
+        raise ValsuiteError(f"no images found under {root}/<wnid>/", hint="is this the val folder?")
+    return Manifest(root, tuple(entries), mapping, tuple(ignored))
+
+
+def read_calibration_list(root: str | Path) -> list[Path] | None:
+    """Images listed in `root/calibration_list.txt` (paths relative to root), or None if absent.
+
+    format_dataset.py writes this list disjoint from the evaluated images; INT8 calibration
+    uses it by default.
+    """
+    list_file = Path(root) / CALIBRATION_LIST_FILENAME
+    if not list_file.is_file():
+        return None
+    paths = []
+    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = (list_file.parent / line).resolve()
+        if not path.is_file():
+            raise ValsuiteError(f"{list_file}:{number}: calibration image not found: {line}")
+        paths.append(path)
+    if not paths:
+        raise ValsuiteError(f"calibration list {list_file} is empty")
+    return paths

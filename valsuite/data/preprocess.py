@@ -1,0 +1,102 @@
+"""Evaluation preprocessing, bound to the weights (never a global default).
+
+Split in two halves so the same numbers come out of every pipeline:
+- host half (`to_uint8`): decode, RGB, resize the shorter side, centre crop -> uint8 CHW tensor.
+  It runs in loader workers and its output is what caches store.
+- device half (`normalize`): uint8 -> float, (x/255 - mean) / std, on whatever device the backend
+  uses. Latency-all includes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from valsuite.errors import ValsuiteError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize shorter side to `resize_size`, centre-crop `crop_size`, normalise with mean/std."""
+
+    resize_size: int = 256
+    crop_size: int = 224
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    name: str = field(default="imagenet", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValsuiteError(f"unknown interpolation {self.interpolation!r}")
+        if self.crop_size > self.resize_size:
+            raise ValsuiteError(f"crop {self.crop_size} is larger than resize {self.resize_size}")
+
+    def describe(self) -> dict:
+        """Plain facts for sidecars, records and cache keys."""
+        facts = asdict(self)
+        facts["mean"] = list(self.mean)
+        facts["std"] = list(self.std)
+        return facts
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (3, self.crop_size, self.crop_size)
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode an image fully and convert grayscale/CMYK/palette to RGB; errors name the file."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB") if img.mode != "RGB" else img.copy()
+    except FileNotFoundError as exc:
+        raise ValsuiteError(f"image not found: {path}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValsuiteError(f"unreadable image {path}: {exc}") from exc
+
+
+def resize_crop(img: Image.Image, pp: Preprocess) -> Image.Image:
+    """torchvision's Resize(int) + CenterCrop, on PIL (antialiased, as torchvision does for PIL)."""
+    width, height = img.size
+    short, long_ = (width, height) if width <= height else (height, width)
+    new_short = pp.resize_size
+    new_long = int(pp.resize_size * long_ / short)
+    size = (new_short, new_long) if width <= height else (new_long, new_short)
+    if size != img.size:
+        img = img.resize(size, _INTERPOLATIONS[pp.interpolation])
+    width, height = img.size
+    crop = pp.crop_size
+    # torchvision's centre_crop rounds the offsets this way
+    top = int(round((height - crop) / 2.0))
+    left = int(round((width - crop) / 2.0))
+    return img.crop((left, top, left + crop, top + crop))
+
+
+def to_uint8(img: Image.Image, pp: Preprocess) -> np.ndarray:
+    """Host half: an RGB image -> uint8 CHW array of the crop."""
+    arr = np.asarray(resize_crop(img, pp), dtype=np.uint8)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def load_uint8(path: str | Path, pp: Preprocess) -> np.ndarray:
+    return to_uint8(load_rgb(path), pp)
+
+
+def normalize(batch, pp: Preprocess, dtype=None):
+    """Device half: uint8 NCHW torch tensor -> float NCHW on the same device."""
+    import torch
+
+    dtype = dtype or torch.float32
+    mean = torch.tensor(pp.mean, device=batch.device, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(pp.std, device=batch.device, dtype=torch.float32).view(1, 3, 1, 1)
+    # one fused expression: x * (1 / (255 std)) - mean / std
+    out = batch.to(torch.float32).mul_(1.0 / 255.0).sub_(mean).div_(std)
+    return out.to(dtype) if dtype != torch.float32 else out
