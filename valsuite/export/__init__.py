@@ -1,0 +1,1 @@
+"""ONNX export of a ModelSpec, with a sidecar that later stages read instead of the model."""
