@@ -84,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
             return plugin.run(args)
     if args.validate or args.dataset is not None or args.synthetic:
         return validate(args, plugins)
-    if argv:
-        parser.error("choose a mode: -v (validate), or no arguments at all for the default job")
     return default_job(args, plugins)
 
 
