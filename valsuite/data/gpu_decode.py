@@ -258,6 +258,7 @@ class GpuDecodeStage:
         self.gpu_files = 0
         self.cpu_files = 0
         self.stream = None
+        self.name = "gpu-decode" if device == "cuda" else "gpu-decode-on-cpu"
 
     def __call__(self, batches):
         from valsuite.data.prefetch import background
@@ -266,9 +267,6 @@ class GpuDecodeStage:
             import torch
 
             self.stream = torch.cuda.Stream()
-            self.name = "gpu-decode"
-        else:
-            self.name = "gpu-decode-on-cpu"
         return background(batches, self.decode, depth=self.depth)
 
     def decode(self, batch: EncodedBatch) -> GpuDecoded:
