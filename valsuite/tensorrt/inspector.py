@@ -41,11 +41,11 @@ def dtype_of_format(text: str | None) -> str:
     return "unknown"
 
 
-def _tensor_dtype(tensor) -> str:
-    if not isinstance(tensor, dict):
+def _tensor_dtype(entry) -> str:
+    if not isinstance(entry, dict):
         return "unknown"
     for key in ("Format/Datatype", "DataType", "Datatype", "Format"):
-        dtype = dtype_of_format(tensor.get(key))
+        dtype = dtype_of_format(entry.get(key))
         if dtype != "unknown":
             return dtype
     return "unknown"
