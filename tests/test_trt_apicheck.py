@@ -171,3 +171,16 @@ def test_cli_fails_on_a_planted_copy(tmp_path, capsys):
                                                    "config.clear_flag(trt.BuilderFlag.INT8)"))
     assert main(["--manifests", str(MANIFESTS), str(planted)]) == 1
     assert "BuilderFlag.INT8 does not exist in TensorRT 11.4.0.106" in capsys.readouterr().out
+
+
+def test_naming_convention_and_its_exceptions(manifests):
+    source = ("import argparse\n"
+              "def build_parser() -> argparse.ArgumentParser:\n"
+              "    return argparse.ArgumentParser()\n"
+              "def f(parser: argparse.ArgumentParser, profile):\n"
+              "    parser.add_argument('-x')\n"
+              "    p2 = build_parser()\n"
+              "    p2.parse_args()\n"
+              "    profile.min\n")  # unannotated: still an IOptimizationProfile, which has no .min
+    bad = _bad(check_source(source, "x.py", manifests))
+    assert {text for text, _ in bad} == {"IOptimizationProfile.min"}

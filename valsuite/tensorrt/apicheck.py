@@ -11,8 +11,10 @@ What counts as a TensorRT object, and of which class:
   or KNOWN_RETURNS where pybind11 only shows `(*args, **kwargs)`;
 - conventional names (CONVENTIONS: builder, network, config, parser, runtime, engine, context,
   inspector, profile, logger, timing_cache, tensor), as parameters, locals or `self.` attributes,
-  hold instances of their class unless assigned something typed otherwise. So in these modules
-  such names are reserved for TensorRT objects (a non-TensorRT `profile` would be checked too).
+  hold instances of their class unless known to be something else: a parameter annotated with a
+  non-TensorRT type, or a value made by a non-TensorRT import (`argparse.ArgumentParser(...)`) or
+  by a function annotated to return one. An unannotated `profile = helper()` is still checked as
+  an IOptimizationProfile: in these modules such names are reserved for TensorRT objects.
 
 Version branches: the body of `if trt_major() >= 11:` (or `trt_version() < (10, 13)`, any of
 < <= > >= == !=, combined with and/or/not) is checked only against the versions that satisfy
@@ -126,6 +128,7 @@ class Report:
 
 # value kinds the walker tracks: ("module",), ("class", C) for the class object, ("obj", C) for an instance
 MODULE = ("module",)
+FOREIGN = ("foreign",)  # known not to be TensorRT: stops the naming convention
 
 
 class _Walker(ast.NodeVisitor):
@@ -140,8 +143,25 @@ class _Walker(ast.NodeVisitor):
         self.self_types: dict = {}
         self.muted = False
         self.uses: list[Use] = []
+        self.function_returns: dict = {}
 
     # -- types ------------------------------------------------------------------------------------
+    def annotation_type(self, node):
+        """`trt.ICudaEngine` / "trt.ICudaEngine" -> that class; any other annotation -> FOREIGN."""
+        if node is None:
+            return None
+        text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ast.unparse(node)
+        match = re.fullmatch(r"(?:trt|tensorrt)\.(\w+)", text.strip())
+        if match:
+            return ("obj", match.group(1))
+        return FOREIGN
+
+    def collect_functions(self, tree) -> None:
+        """Module-level functions with a return annotation type what they return."""
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+                self.function_returns[node.name] = self.annotation_type(node.returns)
+
     def _class_kind(self, name: str):
         for m in self.manifests:
             kind = m.kind(name)
@@ -172,6 +192,8 @@ class _Walker(ast.NodeVisitor):
                 found = self.self_types.get(node.attr)
                 return found or (("obj", CONVENTIONS[node.attr]) if node.attr in CONVENTIONS else None)
             base = self.typeof(node.value)
+            if base == FOREIGN:
+                return FOREIGN
             if base == MODULE:
                 return self._class_kind(node.attr)
             if base and base[0] == "obj":
@@ -182,6 +204,13 @@ class _Walker(ast.NodeVisitor):
             func = node.func
             if isinstance(func, ast.Name) and func.id == "import_tensorrt":
                 return MODULE
+            if isinstance(func, ast.Name) and func.id in self.function_returns:
+                return self.function_returns[func.id]
+            root = func
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and self.lookup(root.id) == FOREIGN:
+                return FOREIGN
             target = self.typeof(func)
             if target and target[0] == "class":
                 return ("obj", target[1])
@@ -241,19 +270,25 @@ class _Walker(ast.NodeVisitor):
         for alias in node.names:
             if alias.name == "tensorrt":
                 self.scopes[-1][alias.asname or "tensorrt"] = MODULE
+            else:
+                self.scopes[-1][alias.asname or alias.name.split(".")[0]] = FOREIGN
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.module == "tensorrt":
             for alias in node.names:
                 self.record(node, None, alias.name)
                 self.scopes[-1][alias.asname or alias.name] = self._class_kind(alias.name)
+        else:
+            for alias in node.names:
+                self.scopes[-1][alias.asname or alias.name] = FOREIGN
 
     def visit_FunctionDef(self, node) -> None:
         for deco in node.decorator_list:
             self.visit(deco)
         self.scopes.append({})
         for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
-            self.scopes[-1][arg.arg] = None  # a parameter shadows outer names; conventions still apply
+            # a parameter shadows outer names; unannotated ones still follow the naming convention
+            self.scopes[-1][arg.arg] = self.annotation_type(arg.annotation)
         for stmt in node.body:
             self.visit(stmt)
         self.scopes.pop()
@@ -335,7 +370,9 @@ class _Walker(ast.NodeVisitor):
 
 def check_source(source: str, filename: str, manifests: list[Manifest]) -> Report:
     walker = _Walker(filename, manifests)
-    walker.visit(ast.parse(source, filename=filename))
+    tree = ast.parse(source, filename=filename)
+    walker.collect_functions(tree)
+    walker.visit(tree)
     violations = [Violation(use, v) for use in walker.uses if not use.probe
                   for v in sorted(use.versions, key=lambda s: walker.by_version[s].vtuple)
                   if not walker.by_version[v].has(use.owner, use.name)]
