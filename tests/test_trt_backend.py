@@ -55,7 +55,7 @@ def test_cpu_device_and_bf16_are_refused():
     from valsuite.models import resolve
 
     spec = resolve("resnet18", random_weights=True)
-    with pytest.raises(ValsuiteError, match="does not run on cpu"):
+    with pytest.raises(ValsuiteError, match="runs on an NVIDIA GPU only, not on cpu"):
         TensorRTBackend(spec, device="cpu")
     with pytest.raises(ValsuiteError, match="does not support precision bf16"):
         TensorRTBackend(spec, precision="bf16", device="cuda")
@@ -112,3 +112,24 @@ def test_build_trt_bad_profile_is_exit_2():
                           "--input_shape", "32", "3", "224", "224", "--max_batch", "64"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "fixes the batch to 32" in run.stderr
+
+
+def test_main_plugin_hooks_give_engine_and_cuda_graph_to_tensorrt_rows_only():
+    from types import SimpleNamespace
+
+    from valsuite.cli.main_cli import build_parser
+    from valsuite.cli.trt_args import backend_extras, prepare_run
+
+    args = build_parser().parse_args(["-v", "-trt", "--engine", "e.engine", "--cuda-graph", "--max_batch", "64"])
+    assert args.trt and args.engine == Path("e.engine")
+    rows = {name: SimpleNamespace(backend=name, backend_options=dict(backend_extras(args))) for name in ("torch", "tensorrt")}
+    for cfg in rows.values():
+        prepare_run(args, cfg, None)
+    assert rows["tensorrt"].backend_options["artifact"] == Path("e.engine") and rows["tensorrt"].backend_options["cuda_graph"]
+    assert "artifact" not in rows["torch"].backend_options and "cuda_graph" not in rows["torch"].backend_options
+    assert rows["torch"].backend_options["trt_max_batch"] == 64
+
+
+def test_main_help_works_without_tensorrt():
+    run = subprocess.run([sys.executable, "main.py", "-h"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "-trt" in run.stdout and "--engine" in run.stdout and "--cuda-graph" in run.stdout

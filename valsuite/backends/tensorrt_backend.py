@@ -39,6 +39,15 @@ class TensorRTBackend(Backend):
     precisions = ("fp32", "fp16", "int8")
     devices = ("cuda",)
 
+    def __init__(self, spec, precision: str = "fp32", device: str = "cuda", options=None) -> None:
+        if device != "cuda":
+            import torch
+
+            hint = ("use --device cuda" if torch.cuda.is_available()
+                    else "this machine has no CUDA GPU visible to torch; use --backend torch or onnxruntime")
+            raise ValsuiteError(f"the tensorrt backend runs on an NVIDIA GPU only, not on {device}", hint=hint)
+        super().__init__(spec, precision, device, options)
+
     @classmethod
     def available(cls) -> tuple[bool, str]:
         from valsuite.tensorrt.versions import tensorrt_available

@@ -47,6 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_build_arguments(parser)
 
 
+def backend_extras(args: argparse.Namespace) -> dict:
+    """main.py plugin hook: build options for every backend of a run (only tensorrt reads trt_*)."""
+    return backend_extra_from_args(args)
+
+
+def prepare_run(args: argparse.Namespace, cfg, spec):
+    """main.py plugin hook: --engine and --cuda-graph belong to the tensorrt rows only."""
+    if cfg.backend == "tensorrt":
+        if getattr(args, "engine", None) is not None:
+            cfg.backend_options["artifact"] = args.engine
+        cfg.backend_options["cuda_graph"] = bool(getattr(args, "cuda_graph", False))
+    return cfg
+
+
 def backend_extra_from_args(args: argparse.Namespace) -> dict:
     """The BackendOptions.extra entries the tensorrt backend reads."""
     return {
