@@ -95,7 +95,9 @@ def _hub_source(ref: str, split: str) -> HFSource:
     except ImportError:
         datasets = None
     if datasets is None or not hasattr(datasets, "load_dataset"):
-        raise ValsuiteError(f"--hf {ref} needs the Hugging Face `datasets` package",
+        shadow = list(getattr(datasets, "__path__", []))
+        found = f"; `import datasets` found the folder {shadow[0]} instead" if shadow else ""
+        raise ValsuiteError(f"--hf {ref} needs the Hugging Face `datasets` package{found}",
                             hint="pip install datasets; or pass a local parquet/save_to_disk path")
     try:
         dataset = datasets.load_dataset(ref, split=split)
@@ -149,13 +151,18 @@ def plan_hf(ref: str, output: Path, split: str = "validation") -> Plan:
     mapping = builtin_mapping()
     plan = Plan(output, "write", mapping, kind="hf")
     plan.notes.append(f"source: {source.name} split {split}; classes: {mapping.source}")
-    items = []
+    items, names = [], {}
     for row, label, image in tqdm(iter_rows(source), desc="checking", unit="img", leave=False):
         item, problem, _ = _row_item(row, label, image, mapping, split)
         if problem:
             plan.problems.append(f"{source.name} {problem}")
-        else:
-            items.append(item)
+            continue
+        name = item.target.split("/", 1)[1]
+        if name in names:  # one image id under two labels
+            plan.problems.append(f"duplicate image id {name}: {names[name]} and {item.origin}")
+            continue
+        names[name] = item.origin
+        items.append(item)
     if not items and not plan.problems:
         plan.problems.append(f"{source.name}: no rows")
     sort_items(plan, items)
