@@ -55,8 +55,11 @@ def _local_source(path: Path, split: str) -> HFSource:
         return HFSource(str(path), lambda: _arrow_batches(_state_files(path)))
     parquet = sorted(path.rglob("*.parquet"))
     if parquet:
-        chosen = [p for p in parquet if split in p.relative_to(path).as_posix()] or parquet
-        return HFSource(str(path), lambda: _parquet_batches(chosen))
+        chosen = [p for p in parquet if split in p.relative_to(path).as_posix()]
+        how = f"{len(chosen)} parquet file(s) named after {split!r}" if chosen else \
+            f"all {len(parquet)} parquet file(s): none is named after {split!r}"
+        chosen = chosen or parquet
+        return HFSource(f"{path} ({how})", lambda: _parquet_batches(chosen))
     arrow = sorted(path.rglob("*.arrow"))
     if arrow:
         return HFSource(str(path), lambda: _arrow_batches(arrow))
