@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from valsuite.errors import USER_ERROR_EXIT_CODE, ValsuiteError
+from typing import TYPE_CHECKING
+
+from valsuite.errors import ValsuiteError
+
+if TYPE_CHECKING:
+    from valsuite.datasets.apply import ApplyResult
+    from valsuite.datasets.plan import Plan
 
 _SHOW_ACTIONS = 10
 
@@ -63,7 +69,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValsuiteError("--calib must be >= 0")
 
 
-def make_plan(args: argparse.Namespace):
+def make_plan(args: argparse.Namespace) -> "Plan":
     """Build the plan the arguments ask for (read-only)."""
     from valsuite.datasets.folders import detect_kind, plan_flat, plan_layout
 
@@ -90,7 +96,7 @@ def make_plan(args: argparse.Namespace):
     return plan_flat(args.src, args.output, mode, args.labels, args.mapping)
 
 
-def describe_plan(plan) -> list[str]:
+def describe_plan(plan: "Plan") -> list[str]:
     verb = {"move": "move", "copy": "copy", "symlink": "link", "write": "write"}[plan.mode]
     lines = [f"plan ({plan.kind} source): {verb} {len(plan.to_place)} image(s) into {plan.output}; "
              f"already in place: {len(plan.in_place)}; duplicate sources to delete: {len(plan.drop_sources)}; "
@@ -105,7 +111,7 @@ def describe_plan(plan) -> list[str]:
     return lines
 
 
-def describe_result(plan, result) -> list[str]:
+def describe_result(plan: "Plan", result: "ApplyResult") -> list[str]:
     counts = sorted(result.per_class.values())
     total = sum(counts)
     return [
@@ -140,11 +146,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: a ValsuiteError becomes one line on stderr and exit code 2."""
-    try:
-        return main(argv)
-    except ValsuiteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
-    except KeyboardInterrupt:
-        print("interrupted: re-run the same command to finish", file=sys.stderr)
-        return 130
+    from valsuite.cli.common import run_script
+
+    return run_script(main, argv)

@@ -56,7 +56,7 @@ def plan_flat(src: Path, output: Path, mode: str, labels: Path | None = None,
     index = mapping.index
     items, seen, others = [], {}, []
     out_resolved = output.resolve()
-    for path in tqdm(sorted(src.iterdir()), desc="checking", unit="file", leave=False):
+    for path in tqdm(sorted(src.iterdir()), desc="checking", unit="file", leave=False, disable=None):
         if path.is_dir():
             holds_output = path.resolve() == out_resolved or path.resolve() in out_resolved.parents
             is_output_class = out_resolved == src.resolve() and path.name in index

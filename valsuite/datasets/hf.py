@@ -155,7 +155,7 @@ def plan_hf(ref: str, output: Path, split: str = "validation") -> Plan:
     plan = Plan(output, "write", mapping, kind="hf")
     plan.notes.append(f"source: {source.name} split {split}; classes: {mapping.source}")
     items, names = [], {}
-    for row, label, image in tqdm(iter_rows(source), desc="checking", unit="img", leave=False):
+    for row, label, image in tqdm(iter_rows(source), desc="checking", unit="img", leave=False, disable=None):
         item, problem, _ = _row_item(row, label, image, mapping, split)
         if problem:
             plan.problems.append(f"{source.name} {problem}")
