@@ -62,6 +62,7 @@ class Manifest:
             "file_list_sha256": self.file_list_hash(),
             "mapping": self.mapping.source,
             "ignored_files": len(self.ignored_files),
+            "manifest_sha256": manifest_file_sha256(self.root),
         }
 
 
