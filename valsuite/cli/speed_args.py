@@ -14,9 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--decode", choices=("cpu", "gpu"), default="cpu",
                        help="gpu: batched nvJPEG decode + resize + crop on the GPU, CPU fallback per "
                             "file it cannot decode (default: %(default)s)")
-    group.add_argument("--cuda-graph", action="store_true",
-                       help="torch/inductor on CUDA: capture the model at --batch_size in a CUDA graph "
-                            "(partial last batch padded to that size)")
+    if "--cuda-graph" not in parser._option_string_actions:   # the TensorRT group may define it first
+        group.add_argument("--cuda-graph", action="store_true",
+                           help="capture the model in a CUDA graph and replay it")
+    else:
+        action = parser._option_string_actions["--cuda-graph"]
+        action.help = (action.help or "") + "; torch/inductor: captured once at --batch_size, partial last batch padded"
     group.add_argument("--inductor-mode", choices=("jit", "aot"), default="jit",
                        help="inductor backend: jit = torch.compile in the run; aot = torch.export + "
                             "AOTInductor package weights/<stem>_<precision>_<device>.pt2, reused "
@@ -24,10 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def backend_extras(args) -> dict:
-    return {"cuda_graph": bool(args.cuda_graph), "inductor_mode": args.inductor_mode}
+    return {"inductor_mode": args.inductor_mode}
 
 
 def prepare_run(args, cfg, spec):
+    """--cuda-graph belongs to the torch and inductor rows here (the TensorRT plugin sets its own)."""
     cfg.cache = args.cache
     cfg.decode = args.decode
+    if cfg.backend in ("torch", "inductor", "pytorch", "vanilla", "compile"):
+        cfg.backend_options["cuda_graph"] = bool(getattr(args, "cuda_graph", False))
     return cfg
