@@ -32,7 +32,8 @@ def jpegs(tmp_path):
 
 
 def _run(root, tmp_path, **kw):
-    cfg = RunConfig(network="tiny", dataset=root, device="cuda", batch_size=4, workers=2, progress=False, **kw)
+    kw = {"workers": 2} | kw
+    cfg = RunConfig(network="tiny", dataset=root, device="cuda", batch_size=4, progress=False, **kw)
     return run_one(cfg, tiny_spec())
 
 
