@@ -116,33 +116,44 @@ def collate_encoded(items, manifest: Manifest, shape) -> EncodedBatch:
                         torch.tensor([item[3] for item in items], dtype=torch.int64))
 
 
-class _Collate:
-    """Picklable collate for workers; errors travel as a marker (see loader.py)."""
+def encoded_loader(manifest: Manifest, pp: Preprocess, batch_size: int, workers: int, depth: int = 4):
+    """Batches of file bytes in manifest order (partial last batch kept), read by a thread pool.
 
-    def __init__(self, manifest: Manifest, shape) -> None:
-        self.manifest = manifest
-        self.shape = shape
-
-    def __call__(self, items):
-        try:
-            return collate_encoded(items, self.manifest, self.shape)
-        except ValsuiteError as exc:
-            return exc
-
-
-def encoded_loader(manifest: Manifest, pp: Preprocess, batch_size: int, workers: int):
-    """Batches of file bytes in manifest order (partial last batch kept)."""
-    import torch.utils.data
-
+    Threads, not worker processes: reading bytes releases the GIL, the rare CPU-fallback decode
+    (PIL) does too, and nothing large has to cross a process boundary. (Worker processes shipping
+    25 MB byte batches through shared memory died with exit code 1 on the H100 machine.)
+    """
     from valsuite.data.loader import iterate_batches
 
     if batch_size < 1:
         raise ValsuiteError(f"batch size must be at least 1, got {batch_size}")
-    loader = torch.utils.data.DataLoader(
-        EncodedDataset(manifest, pp), batch_size=batch_size, shuffle=False, drop_last=False,
-        num_workers=workers, collate_fn=_Collate(manifest, pp.input_shape),
-        prefetch_factor=4 if workers > 0 else None)
-    return iterate_batches(loader)
+    if workers < 0:
+        raise ValsuiteError(f"--workers must be 0 or more, got {workers}")
+    return iterate_batches(_threaded_batches(EncodedDataset(manifest, pp), batch_size, max(1, workers), depth))
+
+
+def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, depth: int):
+    """Keep `depth` batches of reads in flight; yield collated batches (or error markers) in order."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    total = len(dataset)
+    starts = iter(range(0, total, batch_size))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        def submit(start: int) -> list:
+            return [pool.submit(dataset.__getitem__, i) for i in range(start, min(start + batch_size, total))]
+
+        pending = deque(submit(start) for start, _ in zip(starts, range(depth)))
+        while pending:
+            futures = pending.popleft()
+            following = next(starts, None)
+            if following is not None:
+                pending.append(submit(following))
+            items = [future.result() for future in futures]
+            try:
+                yield collate_encoded(items, dataset.manifest, dataset.pp.input_shape)
+            except ValsuiteError as exc:
+                yield exc
 
 
 def resize_crop_gpu(images: list, pp: Preprocess):
