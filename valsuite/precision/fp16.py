@@ -204,3 +204,42 @@ def _cleanup(model) -> None:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise ValsuiteError(f"FP16 conversion produced an invalid ONNX: {exc}".splitlines()[0]) from exc
+
+
+def simulate_fp16_storage(model, keep_fp32=()):
+    """An FP32 model whose weights and every computed float tensor are rounded through FP16.
+
+    ONNX Runtime's CPU provider has few FP16 kernels: it runs an FP16 graph by casting to FP32
+    around them and drops the casts between consecutive nodes, so activations never round to FP16
+    there. This model makes the rounding explicit (Cast to FP16 and back after every node) so that
+    a CPU run shows what FP16 storage costs; FP16 accumulation inside a kernel is not simulated.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    types = tensor_types(out)
+    keep = set(keep_fp32)
+    kept_inputs = {i for n in out.graph.node if n.name in keep for i in n.input}
+    for init in out.graph.initializer:
+        if init.data_type == FLOAT and init.name not in kept_inputs:
+            value = numpy_helper.to_array(init).astype(np.float16).astype(np.float32)
+            init.CopyFrom(numpy_helper.from_array(value, init.name))
+    outputs = {o.name for o in out.graph.output}
+    nodes = []
+    for node in out.graph.node:
+        nodes.append(node)
+        if node.op_type in ("Constant", *TYPE_AGNOSTIC_OPS) or node.name in keep:
+            continue
+        for idx, name in enumerate(node.output):
+            if types.get(name) != FLOAT or name in outputs:
+                continue
+            raw = f"{name}_prefp16"
+            node.output[idx] = raw
+            nodes.append(helper.make_node("Cast", [raw], [f"{name}_half"], to=FLOAT16))
+            nodes.append(helper.make_node("Cast", [f"{name}_half"], [name], to=FLOAT))
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    del out.graph.value_info[:]
+    return out

@@ -26,7 +26,8 @@ FP16_MIN_NORMAL = 2.0 ** -14
 def bin_lower_edges() -> np.ndarray:
     """Smallest float of each log bin (bin k holds bit patterns [k << SHIFT, (k+1) << SHIFT))."""
     codes = (np.arange(NUM_BINS, dtype=np.uint64) << SHIFT).astype(np.uint32)
-    return codes.view(np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore"):   # the last bins are the Inf/NaN bit patterns (never filled)
+        return codes.view(np.float32).astype(np.float64)
 
 
 @dataclass
