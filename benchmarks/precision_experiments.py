@@ -66,7 +66,7 @@ def candidate_tensors(model, ops=("Conv", "Gemm", "Add")):
                    if i and i not in inits})
 
 
-def ort_default_baseline(fp32_path, calib, out_path):
+def ort_default_baseline(fp32_path, calib, out_path, **kwargs):
     """onnxruntime.quantization.quantize_static with its defaults (QDQ, per-tensor, MinMax)."""
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
@@ -77,8 +77,11 @@ def ort_default_baseline(fp32_path, calib, out_path):
         def get_next(self):
             return next(self.it, None)
 
-    quantize_static(str(fp32_path), str(out_path), Reader())
+    quantize_static(str(fp32_path), str(out_path), Reader(), **kwargs)
     return out_path
+
+
+LAYER_STUDY = (("minmax", 0), ("percentile", 99.99))
 
 
 def main() -> None:
@@ -108,11 +111,16 @@ def main() -> None:
         start = time.perf_counter()
         stats_by_n[n] = S.collect(model, [pool[i:i + 16] for i in range(0, n, 16)], cands, set(cands), args.threads)
         print(f"stats on {n} images: {time.perf_counter() - start:.1f} s", flush=True)
-    fp16 = F.convert_to_fp16(model, S.collect(model, [pool[i:i + 16] for i in range(0, 100, 16)],
+    fp16 = F.convert_to_fp16(model, S.collect(model, [pool[i:i + 16] for i in range(0, 300, 16)],
                                               G.float_activations(model), set(), args.threads).tensors)
-    record("fp16 (fp32 I/O)", fp16.model, kept_fp32=len(fp16.kept_fp32))
+    record("fp16 (fp32 I/O), ORT CPU", fp16.model, kept_fp32=fp16.kept_fp32)
+    record("fp16 storage simulated (every tensor rounded to fp16)",
+           F.simulate_fp16_storage(model, fp16.kept_fp32))
     base = ort_default_baseline(fp32_path, pool[:300], Path("weights/_exp_ort_default.onnx"))
     record("ORT quantize_static defaults (300 img)", base)
+    base = ort_default_baseline(fp32_path, pool[:300], Path("weights/_exp_ort_pc_sym.onnx"),
+                                per_channel=True, extra_options={"ActivationSymmetric": True})
+    record("ORT quantize_static per-channel, symmetric (300 img)", base)
     methods = [("minmax", 0), ("percentile", 99.9), ("percentile", 99.99), ("percentile", 99.999), ("entropy", 0)]
     gemm = [n.name for n in model.graph.node if n.op_type == "Gemm"]
     stem = [n.name for n in model.graph.node if n.op_type == "Conv"][:1]
@@ -124,7 +132,7 @@ def main() -> None:
                                      (("Conv", "Gemm", "Add"), (), "Conv+Gemm+Add"),
                                      (("Conv", "Gemm"), tuple(gemm), "Conv only (FC fp32)"),
                                      (("Conv", "Gemm"), tuple(gemm + stem), "Conv w/o stem (FC fp32)")]:
-                if args.quick and label != "Conv+Gemm" and method != "percentile":
+                if label != "Conv+Gemm" and (args.quick or n != 300 or (method, pct) not in LAYER_STUDY):
                     continue
                 res = Q.insert_qdq(model, amax, ops, excl)
                 record(f"int8 {tag}, {n} img, {label}", res.model, method=tag, calib_images=n,

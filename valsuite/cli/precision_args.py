@@ -60,14 +60,19 @@ def backend_extras(args: argparse.Namespace) -> dict:
 def prepare_run(args: argparse.Namespace, cfg, spec):
     """When a run has an int8 row, every row of it (so the table compares like with like) skips the
     calibration images that come from the evaluated folder; the record's dataset facts say so."""
+    import dataclasses
+
     from valsuite.cli.common import split_list
 
+    options = cfg.backend_options.get("precision_options") or options_from_args(args)
+    if options.eval_dataset is None and cfg.dataset is not None:   # main.py's default dataset folder
+        options = dataclasses.replace(options, eval_dataset=cfg.dataset)
+    cfg.backend_options["precision_options"] = options
     if cfg.dataset is None or "int8" not in split_list(getattr(args, "precision", None) or cfg.precision):
         return cfg
     from valsuite.data.manifest import scan_dataset
     from valsuite.precision import calibration_exclusions
 
-    options = cfg.backend_options.get("precision_options") or options_from_args(args)
     excluded, facts = calibration_exclusions(options, scan_dataset(cfg.dataset))
     if excluded:
         cfg.exclude = frozenset(excluded)
