@@ -81,6 +81,25 @@ def ort_default_baseline(fp32_path, calib, out_path, **kwargs):
     return out_path
 
 
+def time_calibration(n: int, threads: int) -> None:
+    """Wall time of one int8 calibration (decode + preprocess + ORT + statistics), cache bypassed."""
+    import os
+    import tempfile
+
+    from valsuite.precision import PrecisionOptions
+    from valsuite.precision.calibrate import calibrate
+
+    spec = resolve("efficientnet_lite0")
+    fp32_path = export_onnx(spec, "weights")
+    with tempfile.TemporaryDirectory() as tmp:
+        options = PrecisionOptions(calib_dataset=SHARED, calib_size=n, threads=threads, cache_dir=Path(tmp))
+        start = time.perf_counter()
+        cal = calibrate(spec, G.load_model(fp32_path), "timing", fp32_path, options, "int8")
+        wall = time.perf_counter() - start
+    print(json.dumps({"images": cal.facts["num_images"], "method": options.calib_method, "threads": threads,
+                      "wall_s": round(wall, 1), "load_average_1min": os.getloadavg()[0]}))
+
+
 LAYER_STUDY = (("minmax", 0), ("percentile", 99.99))
 
 
@@ -89,7 +108,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer configurations")
     parser.add_argument("--out", type=Path, default=Path("outputs/precision_experiments.json"))
+    parser.add_argument("--time-calibration", type=int, default=0, metavar="N",
+                        help="only time calibrating N images of the shared sample with the default method")
     args = parser.parse_args()
+    if args.time_calibration:
+        return time_calibration(args.time_calibration, args.threads)
     spec = resolve("efficientnet_lite0")
     fp32_path = export_onnx(spec, "weights")
     model = G.load_model(fp32_path)

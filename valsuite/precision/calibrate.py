@@ -88,7 +88,8 @@ def calibrate(spec: ModelSpec, model, fp32_sha: str, fp32_onnx: Path, options: P
 
 
 def _measure(model, calib, spec, options, observe, kind, key_facts, json_path) -> dict:
-    hist = set(observe) if kind == "int8" else set()
+    # minmax needs only the exact maximum: no histograms, the fastest pass
+    hist = set(observe) if kind == "int8" and options.calib_method != "minmax" else set()
     batches = calibration_batches(calib, spec.preprocess, options.calib_batch_size)
     stats = S.collect(model, batches, observe, hist, options.threads)
     tensors = {}

@@ -11,7 +11,7 @@ from valsuite.errors import ValsuiteError
 # made by an older tool version are then rebuilt.
 TOOL_VERSION = "precision-1"
 CALIB_METHODS = ("minmax", "entropy", "percentile")
-DEFAULT_CALIB_METHOD = "percentile"
+DEFAULT_CALIB_METHOD = "minmax"
 DEFAULT_PERCENTILE = 99.99
 DEFAULT_CALIB_SIZE = 500
 INT8_FALLBACKS = ("fp32", "fp16")
