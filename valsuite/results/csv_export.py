@@ -1,4 +1,7 @@
-"""The README tables' rows as CSV: same groups, same order, same rounding, one value per column."""
+"""The README tables' rows as CSV: same groups, same order, same rounding, one value per column.
+
+Backends keep their recorded names (the markdown's "Vanilla (torch)" is "torch" here).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 
 from valsuite.fileio import atomic_write_text
 from valsuite.results.render import measurement_groups
-from valsuite.results.tables import COLUMNS, field_values, row_label
+from valsuite.results.tables import COLUMNS, field_values
 
 CONTEXT_COLUMNS = ("machine", "network", "weights", "dataset", "batch_size", "kind")
 LABEL_COLUMNS = ("backend", "precision", "device")
@@ -32,7 +35,8 @@ def csv_rows(records: list[dict]) -> list[list]:
             values = [_value(v, f.digits) for v, f in zip(field_values(record), FIELDS)]
             context = [group.machine, group.network, group.weights, group.dataset, group.batch_size,
                        record.get("kind")]
-            rows.append(context + list(row_label(record)) + values + [record.get("error") or ""])
+            labels = [record.get("backend"), record.get("precision"), record.get("device")]
+            rows.append(context + labels + values + [record.get("error") or ""])
     return rows
 
 
