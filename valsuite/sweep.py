@@ -129,8 +129,20 @@ def unavailable_reason(spec, backend: str, precision: str, device: str) -> str |
     return None
 
 
+def backend_device(backend: str, device: str | None) -> str:
+    """--device when given, else where the backend runs by default here (as main.py -v decides)."""
+    if device:
+        return device
+    from valsuite.backends import backend_class
+
+    try:
+        return backend_class(backend).preferred_device()
+    except ValsuiteError:
+        return "cpu"  # an unknown or unbuilt backend: unavailable_reason says why
+
+
 def make_plan(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
-              device: str, settings: Settings, dataset_key: str, machine: str) -> Plan:
+              device: str | None, settings: Settings, dataset_key: str, machine: str) -> Plan:
     """Split the cross product into configurations to run, already done, and impossible here."""
     from valsuite.backends import ALIASES
     from valsuite.models import resolve
@@ -141,12 +153,13 @@ def make_plan(networks: list[str], backends: list[str], precisions: list[str], b
         spec = resolve(network, settings.weights, settings.random_weights)
         for backend, precision in itertools.product(backends, precisions):
             backend = ALIASES.get(backend, backend)
-            reason = unavailable_reason(spec, backend, precision, device)
+            run_on = backend_device(backend, device)
+            reason = unavailable_reason(spec, backend, precision, run_on)
             if reason:
-                plan.unavailable.append((f"{spec.network} {backend} {precision} ({device})", reason))
+                plan.unavailable.append((f"{spec.network} {backend} {precision} ({run_on})", reason))
                 continue
             for batch in batch_sizes:
-                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, device)
+                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on)
                 done = not settings.force and config_key(cfg, dataset_key, machine) in existing
                 (plan.done if done else plan.run).append(cfg)
     return plan
@@ -242,9 +255,12 @@ def print_plan(plan: Plan) -> None:
           f"{len(plan.unavailable)} combinations not runnable here")
 
 
-def sweep(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int], device: str,
-          settings: Settings, runner: Runner = subprocess_runner) -> list[Outcome]:
-    """Plan, then run every remaining configuration; returns what ran (failures included)."""
+def sweep(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
+          device: str | None, settings: Settings, runner: Runner = subprocess_runner) -> list[Outcome]:
+    """Plan, then run every remaining configuration; returns what ran (failures included).
+
+    device None lets each backend pick its own (the GPU where it can use one), like main.py -v.
+    """
     from valsuite.results.environment import environment
 
     if not (networks and backends and precisions and batch_sizes):

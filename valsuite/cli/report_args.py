@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from valsuite.cli.common import default_device, split_list
+from valsuite.cli.common import split_list
 from valsuite.errors import ValsuiteError
 
 MODE = "reports_mode"  # main_cli dispatches to run() when --report or --sweep is given
@@ -70,5 +70,5 @@ def run_sweep(args: argparse.Namespace) -> int:
                         weights_dir=args.weights_dir, workers=args.workers, warmup=args.warmup,
                         force=args.force, timeout_s=args.sweep_timeout)
     outcomes = sweep(split_list(args.networks), split_list(args.backends), split_list(args.precisions),
-                     _ints(args.batch_sizes, "--batch_sizes"), args.device or default_device(), settings)
+                     _ints(args.batch_sizes, "--batch_sizes"), args.device, settings)
     return 1 if any(o.failed for o in outcomes) else 0
