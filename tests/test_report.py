@@ -16,7 +16,7 @@ from valsuite.results.csv_export import CSV_COLUMNS, FIELDS, render_csv
 from valsuite.results.readme import BEGIN, END, splice, update_readme
 from valsuite.results.record import load_records
 from valsuite.results.render import render_section
-from valsuite.results.tables import COLUMNS, SEED_HEADERS, _num
+from valsuite.results.tables import COLUMNS, _num
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RECORDS = FIXTURES / "records"
