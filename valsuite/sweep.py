@@ -10,7 +10,6 @@ Combinations this machine cannot run are listed with the reason, never attempted
 from __future__ import annotations
 
 import itertools
-import logging
 import signal
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from valsuite.errors import ValsuiteError
 from valsuite.results.record import load_records, new_record, read_record, write_record
 from valsuite.results.tables import MEASURED_KINDS
 
-log = logging.getLogger(__name__)
 MAIN_PY = Path(__file__).resolve().parents[1] / "main.py"
 TAIL_LINES = 20
 
