@@ -109,8 +109,8 @@ def test_readme_outside_the_markers_is_untouched(tmp_path, records):
     assert update_readme(path, render_section(records)) is False and path.read_bytes() == data
 
 
-@pytest.mark.parametrize("text", ["no markers", BEGIN + "\n", BEGIN + BEGIN + END, END + "\n" + BEGIN,
-                                  BEGIN + END + END])
+@pytest.mark.parametrize("text", ["no markers", BEGIN + "\n", f"{BEGIN}\n{BEGIN}\n{END}\n", f"{END}\n{BEGIN}\n",
+                                  f"{BEGIN}\n{END}\n{END}\n", f"see `{BEGIN}`\nand {END} in prose\n"])
 def test_bad_markers_are_refused_and_nothing_is_written(tmp_path, text):
     path = tmp_path / "README.md"
     path.write_text(text)
@@ -121,8 +121,10 @@ def test_bad_markers_are_refused_and_nothing_is_written(tmp_path, text):
         update_readme(tmp_path / "missing.md", "x\n")
 
 
-def test_splice_keeps_markers():
+def test_splice_keeps_markers_and_ignores_mentions_in_prose():
     assert splice(f"a\n{BEGIN}\nb\n{END}\nc\n", "new") == f"a\n{BEGIN}\nnew\n{END}\nc\n"
+    prose = f"use `{BEGIN}` and `{END}`\n"
+    assert splice(prose + f"{BEGIN}\nb\n  {END}\n", "new") == prose + f"{BEGIN}\nnew\n  {END}\n"
 
 
 def test_report_cli_updates_readme_and_csv(tmp_path, capsys):

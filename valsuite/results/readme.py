@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -13,22 +14,23 @@ BEGIN = "<!-- valsuite:results:begin -->"
 END = "<!-- valsuite:results:end -->"
 
 
-def _marker_offset(text: str, marker: str, path: Path) -> int:
-    count = text.count(marker)
-    if count != 1:
-        what = "is missing" if count == 0 else f"appears {count} times"
-        raise ValsuiteError(f"{path}: marker {marker} {what}",
+def _marker_line(text: str, marker: str, path: Path) -> re.Match:
+    """The line holding only the marker (a mention inside prose does not count)."""
+    found = [m for m in re.finditer(rf"^[ \t]*({re.escape(marker)})[ \t]*\r?$", text, re.MULTILINE)]
+    if len(found) != 1:
+        what = "is missing" if not found else f"appears {len(found)} times"
+        raise ValsuiteError(f"{path}: marker {marker} {what} (as a line of its own)",
                             hint=f"put exactly one {BEGIN} line and one {END} line where the results go")
-    return text.index(marker)
+    return found[0]
 
 
 def splice(text: str, section: str, path: Path = Path("README")) -> str:
     """`text` with everything between the markers replaced by `section` (markers kept)."""
-    start, end = _marker_offset(text, BEGIN, path), _marker_offset(text, END, path)
-    if end < start:
+    begin, end = _marker_line(text, BEGIN, path), _marker_line(text, END, path)
+    if end.start() < begin.start():
         raise ValsuiteError(f"{path}: {END} comes before {BEGIN}")
     body = section if section.endswith("\n") else section + "\n"
-    return text[: start + len(BEGIN)] + "\n" + body + text[end:]
+    return text[: begin.end(1)] + "\n" + body + text[end.start():]
 
 
 def update_readme(path: str | Path, section: str) -> bool:
