@@ -64,4 +64,4 @@ def test_cli_validation_record(sample_val, tmp_path, outcomes):
     assert record["dataset"]["file_list_sha256"] == outcomes["torch"].record["dataset"]["file_list_sha256"]
     # Latency-all contains Latency-model (plus normalisation and copies) in every batch
     assert record["latency_all_ms"]["mean"] >= record["latency_model_ms"]["mean"] > 0
-    assert record["latency_all_ms"]["count"] == record["timed_batches"] == 11
+    assert record["latency_all_ms"]["count"] == record["timed_batches"] == 10  # 12 batches, 2 warm-up

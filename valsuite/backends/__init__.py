@@ -12,8 +12,10 @@ _REGISTRY = {
     "torch": "valsuite.backends.torch_backend:TorchBackend",
     "onnxruntime": "valsuite.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "tensorrt": "valsuite.backends.tensorrt_backend:TensorRTBackend",
+    "inductor": "valsuite.backends.inductor_backend:InductorBackend",
 }
-ALIASES = {"ort": "onnxruntime", "trt": "tensorrt", "pytorch": "torch", "vanilla": "torch"}
+ALIASES = {"ort": "onnxruntime", "trt": "tensorrt", "pytorch": "torch", "vanilla": "torch",
+           "compile": "inductor", "torch.compile": "inductor"}
 
 
 def backend_names() -> list[str]:

@@ -39,6 +39,8 @@ class RunConfig:
     backend_options: dict = field(default_factory=dict)   # engine-specific extras
     exclude: frozenset = frozenset()     # relpaths never evaluated (calibration images)
     exclude_reason: str | None = None
+    cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
+    decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
 
 
 @dataclass
@@ -75,30 +77,81 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     if cfg.batch_size < 1:
         raise ValsuiteError(f"--batch_size must be at least 1, got {cfg.batch_size}")
     spec = spec or resolve_spec(cfg)
-    dataset, manifest, dataset_facts = _images(cfg, spec)
-    options = BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
-                             max_batch=cfg.batch_size, extra=dict(cfg.backend_options),
-                             artifact=cfg.backend_options.get("artifact"),
-                             cuda_graph=bool(cfg.backend_options.get("cuda_graph", False)))
-    backend = create_backend(cfg.backend, spec, cfg.precision, cfg.device, options)
+    dataset, manifest, dataset_facts = prepare_images(cfg, spec)
+    backend = create_backend(cfg.backend, spec, cfg.precision, cfg.device, backend_options(cfg))
     start = time.perf_counter()
     backend.activate()
     setup_s = time.perf_counter() - start
     try:
-        loader = make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=cfg.device == "cuda")
-        result = run_validation(backend, iterate_batches(loader), len(dataset), spec.preprocess,
-                                cfg.batch_size, cfg.warmup_batches, cfg.progress)
+        batches, stage = make_pipeline(cfg, spec, dataset)
+        result = run_validation(backend, batches, len(dataset), spec.preprocess,
+                                cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage)
         info = backend.info()
+        if stage is not None and hasattr(stage, "describe"):
+            dataset_facts = dataset_facts | {"decode_details": stage.describe()}
     finally:
         backend.deactivate()
-    record = new_record(
-        "validation",
+    record = make_record(cfg, spec, backend, info, result, dataset_facts, setup_s,
+                         input_kind="synthetic" if manifest is None else "dataset")
+    return RunOutcome(record, result, manifest)
+
+
+def backend_options(cfg: RunConfig) -> BackendOptions:
+    return BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
+                          max_batch=cfg.batch_size, extra=dict(cfg.backend_options),
+                          artifact=cfg.backend_options.get("artifact"),
+                          cuda_graph=bool(cfg.backend_options.get("cuda_graph", False)))
+
+
+def prepare_images(cfg: RunConfig, spec: ModelSpec):
+    """(dataset, manifest or None, facts): the cache replaces decoding when --cache is given."""
+    dataset, manifest, facts = _images(cfg, spec)
+    if cfg.decode not in ("cpu", "gpu"):
+        raise ValsuiteError(f"--decode must be cpu or gpu, got {cfg.decode!r}")
+    if cfg.cache is not None:
+        if manifest is None:
+            raise ValsuiteError("--cache needs a dataset folder (synthetic input is never cached)")
+        if cfg.decode == "gpu":
+            raise ValsuiteError("--cache and --decode gpu exclude each other",
+                                hint="the cache already holds decoded crops; pick one")
+        from valsuite.data.cache import open_cache
+
+        dataset = open_cache(cfg.cache, manifest, spec.preprocess, cfg.workers, cfg.progress)
+        facts = facts | {"cache": dataset.info}
+    if cfg.decode == "gpu":
+        if manifest is None:
+            raise ValsuiteError("--decode gpu needs a dataset folder of JPEG files")
+        if cfg.device != "cuda":
+            raise ValsuiteError("--decode gpu needs --device cuda")
+    return dataset, manifest, facts | {"decode": cfg.decode}
+
+
+def make_pipeline(cfg: RunConfig, spec: ModelSpec, dataset):
+    """(iterable of batches, stage): how images get from disk (or cache) to the device."""
+    from valsuite.data.cache import CachedDataset, cached_batches
+
+    pin = cfg.device == "cuda"
+    if isinstance(dataset, CachedDataset):
+        return cached_batches(dataset, cfg.batch_size, threads=cfg.workers, pin_memory=pin), None
+    if cfg.decode == "gpu":
+        from valsuite.data.gpu_decode import GpuDecodeStage, encoded_loader
+
+        return encoded_loader(dataset.manifest, spec.preprocess, cfg.batch_size, cfg.workers), \
+            GpuDecodeStage(spec.preprocess)
+    loader = make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=pin)
+    return iterate_batches(loader), None
+
+
+def make_record(cfg: RunConfig, spec: ModelSpec, backend, info, result: ValidationResult,
+                dataset_facts: dict, setup_s: float, input_kind: str, kind: str = "validation",
+                **extra) -> dict:
+    return new_record(
+        kind,
         network=spec.network, weights=spec.weights_id, backend=backend.name, precision=cfg.precision,
-        device=cfg.device, batch_size=cfg.batch_size, input="synthetic" if manifest is None else "dataset",
+        device=cfg.device, batch_size=cfg.batch_size, input=input_kind,
         **result.summary(),
         model_size_mb=info.model_size_mb, num_layers=info.num_layers, num_params=info.num_params,
         artifact=info.artifact, backend_details=info.details, setup_s=setup_s, workers=cfg.workers,
         dataset=dataset_facts, preprocess=spec.preprocess.describe(), published=spec.published,
-        weights_source=spec.source, environment=environment(),
+        weights_source=spec.source, environment=environment(), **extra,
     )
-    return RunOutcome(record, result, manifest)

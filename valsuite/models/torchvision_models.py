@@ -60,8 +60,13 @@ def resolve(network: str, weights: str | None, random_weights: bool) -> ModelSpe
 
     if random_weights:
         entry = enum_cls.DEFAULT
-        return ModelSpec(network, "random", _preprocess_of(entry), lambda: builder(weights=None),
-                         source="random init (seed 0)")
+        def build_random():
+            import torch
+
+            torch.manual_seed(0)  # the same random model on every build and machine
+            return builder(weights=None)
+
+        return ModelSpec(network, "random", _preprocess_of(entry), build_random, source="random init (seed 0)")
     if weights and Path(weights).suffix in (".pth", ".pt", ".pkl", ".bin"):
         path = Path(weights)
         entry = _enum_for_file(enum_cls, path)

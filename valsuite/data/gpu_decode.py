@@ -1,0 +1,315 @@
+"""--decode gpu: batched nvJPEG decoding, resize and centre crop on the GPU.
+
+Workers only read file bytes (cheap) and sort files: baseline 8-bit three-component JPEGs go to
+the GPU; everything else (grayscale, CMYK/YCCK, Adobe-RGB, progressive, 12-bit, PNG...) is decoded
+by the CPU path (PIL, exactly as --decode cpu) in the worker and travels as a finished crop. On the
+GPU, `torchvision.io.decode_jpeg(list, device="cuda")` decodes the batch (hardware nvJPEG on
+A100/H100), images of equal size are resized together (antialiased, the weights' interpolation:
+the tensor twin of PIL's resize), rounded to uint8 and centre-cropped with the CPU path's offsets.
+If nvJPEG rejects a batch, each of its files is retried alone and a file that still fails is
+decoded by PIL with a warning that names it; a file PIL cannot read either is an error naming it.
+
+The pixels differ slightly from the CPU path (nvJPEG's IDCT and chroma upsampling are not
+libjpeg-turbo's; float resize vs PIL's fixed-point passes), so top-1 can differ on a few images:
+benchmarks/gpu_speed.py measures it (`decode_agreement`) and docs/speed.md reports it.
+Decoding runs on a background thread and its own CUDA stream, overlapping the model's compute.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from valsuite.data.manifest import Manifest
+from valsuite.data.preprocess import Preprocess, load_uint8
+from valsuite.errors import ValsuiteError
+
+log = logging.getLogger(__name__)
+
+_SOF_GPU = (0xC0, 0xC1)          # baseline and extended sequential Huffman: what nvJPEG batches in hardware
+_SOF_ANY = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def gpu_decodable(data: bytes) -> bool:
+    """True for an 8-bit, 3-component, sequential JPEG without an Adobe RGB/CMYK transform."""
+    if len(data) < 4 or data[0] != 0xFF or data[1] != 0xD8:
+        return False
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xFF:                 # fill byte
+            pos += 1
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        segment = data[pos + 4:pos + 2 + length]
+        if marker == 0xEE and segment[:5] == b"Adobe" and len(segment) >= 12 and segment[11] == 0:
+            return False                   # Adobe transform 0: RGB or CMYK samples, not YCbCr
+        if marker in _SOF_ANY:
+            return marker in _SOF_GPU and len(segment) >= 6 and segment[0] == 8 and segment[5] == 3
+        if marker == 0xDA:                 # scan started before any frame header
+            return False
+        pos += 2 + length
+    return False
+
+
+class EncodedDataset:
+    """Item: (bytes as uint8 array | None, CPU crop | None, label, index, error)."""
+
+    def __init__(self, manifest: Manifest, pp: Preprocess) -> None:
+        self.manifest = manifest
+        self.pp = pp
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+    def __getitem__(self, index: int):
+        entry = self.manifest.entries[index]
+        path = self.manifest.path(entry)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return None, None, entry.label, index, f"unreadable image {path}: {exc}"
+        if gpu_decodable(data):
+            return np.frombuffer(data, dtype=np.uint8), None, entry.label, index, None
+        try:
+            return None, load_uint8(path, self.pp), entry.label, index, None
+        except ValsuiteError as exc:
+            return None, None, entry.label, index, str(exc)
+
+
+@dataclass
+class EncodedBatch:
+    data: "object"            # uint8 tensor: the GPU files' bytes, concatenated
+    offsets: list             # len(gpu_pos) + 1 offsets into data
+    gpu_pos: list             # batch positions decoded on the GPU
+    crops: "object"           # uint8 tensor (k, 3, H, W): CPU-decoded files
+    cpu_pos: list             # batch positions of those crops
+    paths: list               # path of every image in the batch (for error messages)
+    labels: "object"
+    indices: "object"
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def collate_encoded(items, manifest: Manifest, shape) -> EncodedBatch:
+    """One bytes tensor per batch: a worker sends one shared-memory block, not hundreds."""
+    import torch
+
+    for *_, error in items:
+        if error is not None:
+            raise ValsuiteError(error)
+    gpu_pos = [i for i, item in enumerate(items) if item[0] is not None]
+    cpu_pos = [i for i, item in enumerate(items) if item[0] is None]
+    chunks = [items[i][0] for i in gpu_pos]
+    offsets = np.cumsum([0] + [len(c) for c in chunks]).tolist()
+    data = torch.from_numpy(np.concatenate(chunks) if chunks else np.zeros(0, np.uint8))
+    crops = torch.from_numpy(np.stack([items[i][1] for i in cpu_pos]) if cpu_pos
+                             else np.zeros((0, *shape), np.uint8))
+    paths = [str(manifest.path(manifest.entries[item[3]])) for item in items]
+    return EncodedBatch(data, offsets, gpu_pos, crops, cpu_pos, paths,
+                        torch.tensor([item[2] for item in items], dtype=torch.int64),
+                        torch.tensor([item[3] for item in items], dtype=torch.int64))
+
+
+class _Collate:
+    """Picklable collate for workers; errors travel as a marker (see loader.py)."""
+
+    def __init__(self, manifest: Manifest, shape) -> None:
+        self.manifest = manifest
+        self.shape = shape
+
+    def __call__(self, items):
+        try:
+            return collate_encoded(items, self.manifest, self.shape)
+        except ValsuiteError as exc:
+            return exc
+
+
+def encoded_loader(manifest: Manifest, pp: Preprocess, batch_size: int, workers: int):
+    """Batches of file bytes in manifest order (partial last batch kept)."""
+    import torch.utils.data
+
+    from valsuite.data.loader import iterate_batches
+
+    if batch_size < 1:
+        raise ValsuiteError(f"batch size must be at least 1, got {batch_size}")
+    loader = torch.utils.data.DataLoader(
+        EncodedDataset(manifest, pp), batch_size=batch_size, shuffle=False, drop_last=False,
+        num_workers=workers, collate_fn=_Collate(manifest, pp.input_shape),
+        prefetch_factor=4 if workers > 0 else None)
+    return iterate_batches(loader)
+
+
+def resize_crop_gpu(images: list, pp: Preprocess):
+    """Decoded CHW uint8 CUDA images -> (N, 3, crop, crop) uint8: the tensor twin of resize_crop."""
+    import torch
+    import torch.nn.functional as F
+
+    crop = pp.crop_size
+    out = torch.empty((len(images), 3, crop, crop), dtype=torch.uint8, device=images[0].device)
+    groups: dict = {}
+    for i, img in enumerate(images):
+        groups.setdefault(tuple(img.shape[-2:]), []).append(i)
+    for (height, width), members in groups.items():     # one resize per image size, not per image
+        size = _resized_size(height, width, pp.resize_size)
+        x = torch.stack([images[i] for i in members]).float()
+        if size != (height, width):
+            x = F.interpolate(x, size=size, mode=pp.interpolation, antialias=pp.interpolation != "nearest",
+                              align_corners=False if pp.interpolation != "nearest" else None)
+        x = x.round_().clamp_(0, 255)
+        top = int(round((size[0] - crop) / 2.0))
+        left = int(round((size[1] - crop) / 2.0))
+        out[members] = x[:, :, top:top + crop, left:left + crop].to(torch.uint8)
+    return out
+
+
+def _resized_size(height: int, width: int, resize: int) -> tuple[int, int]:
+    """Shorter side -> resize, longer side truncated, exactly as preprocess.resize_crop."""
+    if width <= height:
+        return int(resize * height / width), resize
+    return resize, int(resize * width / height)
+
+
+class GpuDecoded:
+    """A staged batch decoded on the decode stream; ready() waits for it (see evaluate/stages.py)."""
+
+    def __init__(self, batch: EncodedBatch, images, timer) -> None:
+        self.batch = batch
+        self._images = images
+        self._timer = timer
+        self.pre_ms = 0.0
+
+    def ready(self) -> None:
+        self.pre_ms = self._timer.wait()
+        if self._images.is_cuda:
+            import torch
+
+            self._images.record_stream(torch.cuda.current_stream())
+
+    def device_images(self):
+        return self._images
+
+
+class _CudaTimer:
+    """CUDA events on the decode stream: the decode's own device time, and what compute waits on."""
+
+    def __init__(self, stream) -> None:
+        import torch
+
+        self.stream = stream
+        self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def __enter__(self):
+        import torch
+
+        self._ctx = torch.cuda.stream(self.stream)
+        self._ctx.__enter__()
+        self.start.record()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.end.record()
+        self._ctx.__exit__(*exc)
+
+    def wait(self) -> float:
+        import torch
+
+        self.end.synchronize()
+        torch.cuda.current_stream().wait_event(self.end)
+        return self.start.elapsed_time(self.end)
+
+
+class _HostTimer:
+    """The same stage on the CPU (tests): nvJPEG replaced by torchvision's CPU decoder."""
+
+    def __enter__(self):
+        import time
+
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import time
+
+        self.ms = (time.perf_counter() - self._t0) * 1e3
+
+    def wait(self) -> float:
+        return self.ms
+
+
+class GpuDecodeStage:
+    """Decode batch i+1 on a background thread and its own stream while batch i computes.
+
+    device="cpu" runs the same code with torchvision's CPU JPEG decoder, so that the batching,
+    fallbacks and accounting are tested on machines without a GPU.
+    """
+
+    name = "gpu-decode"
+
+    def __init__(self, pp: Preprocess, device: str = "cuda", depth: int = 2) -> None:
+        self.pp = pp
+        self.device = device
+        self.depth = depth
+        self.gpu_files = 0
+        self.cpu_files = 0
+        self.stream = None
+        self.name = "gpu-decode" if device == "cuda" else "gpu-decode-on-cpu"
+
+    def __call__(self, batches):
+        from valsuite.data.prefetch import background
+
+        if self.device == "cuda":
+            import torch
+
+            self.stream = torch.cuda.Stream()
+        return background(batches, self.decode, depth=self.depth)
+
+    def decode(self, batch: EncodedBatch) -> GpuDecoded:
+        import torch
+
+        timer = _CudaTimer(self.stream) if self.device == "cuda" else _HostTimer()
+        with timer:
+            out = torch.empty((len(batch), *self.pp.input_shape), dtype=torch.uint8, device=self.device)
+            cpu_pos, crops = list(batch.cpu_pos), [batch.crops]
+            if batch.gpu_pos:
+                chunks = [batch.data[a:b] for a, b in zip(batch.offsets[:-1], batch.offsets[1:])]
+                decoded, failed = self._decode_jpegs(chunks, [batch.paths[i] for i in batch.gpu_pos])
+                ok = [p for k, p in enumerate(batch.gpu_pos) if k not in failed]
+                if ok:
+                    out[ok] = resize_crop_gpu([d for d in decoded if d is not None], self.pp)
+                if failed:
+                    extra = [load_uint8(batch.paths[batch.gpu_pos[k]], self.pp) for k in sorted(failed)]
+                    cpu_pos += [batch.gpu_pos[k] for k in sorted(failed)]
+                    crops.append(torch.from_numpy(np.stack(extra)))
+            if cpu_pos:
+                out[cpu_pos] = torch.cat(crops).to(self.device)
+        self.gpu_files += len(batch) - len(cpu_pos)
+        self.cpu_files += len(cpu_pos)
+        return GpuDecoded(batch, out, timer)
+
+    def _decode_jpegs(self, chunks: list, paths: list):
+        """(decoded list with None for failures, set of failed positions): one bad file never stops the batch."""
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        try:
+            return decode_jpeg(chunks, mode=ImageReadMode.RGB, device=self.device), set()
+        except RuntimeError as exc:
+            log.warning("nvJPEG rejected a batch (%s); retrying its %d files one by one",
+                        str(exc).splitlines()[0], len(chunks))
+        decoded, failed = [], set()
+        for k, (chunk, path) in enumerate(zip(chunks, paths)):
+            try:
+                decoded.append(decode_jpeg(chunk, mode=ImageReadMode.RGB, device=self.device))
+            except RuntimeError as exc:
+                log.warning("nvJPEG cannot decode %s (%s): decoded by PIL", path, str(exc).splitlines()[0])
+                decoded.append(None)
+                failed.add(k)
+        return decoded, failed
+
+    def describe(self) -> dict:
+        return {"gpu_decoded_files": self.gpu_files, "cpu_decoded_files": self.cpu_files}
