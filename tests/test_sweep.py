@@ -97,3 +97,27 @@ def test_signal_and_stderr_messages():
     assert failure_message(2, "INFO x\nerror: dataset folder not found: d\n\n") == \
         "exit code 2: error: dataset folder not found: d"
     assert failure_message(1, "") == "exit code 1: no message on stderr"
+
+
+@pytest.mark.slow
+def test_real_sweep_then_report(tmp_path):
+    """main.py --sweep (real children, synthetic input, random weights) then --report on its records."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    results, readme = tmp_path / "results", tmp_path / "README.md"
+    readme.write_text("<!-- valsuite:results:begin -->\n<!-- valsuite:results:end -->\n")
+    base = [sys.executable, str(repo / "main.py")]
+    sweep_args = ["--sweep", "--networks", "resnet18", "--random-weights", "--backends", "torch,onnxruntime",
+                  "--precisions", "fp32,int8", "--batch_sizes", "2", "--synthetic", "--num-samples", "4",
+                  "--device", "cpu", "--workers", "0", "--results-dir", str(results),
+                  "--weights-dir", str(tmp_path / "weights")]
+    first = subprocess.run(base + sweep_args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert "skipped resnet18 torch int8 (cpu): backend torch does not support precision int8" in first.stdout
+    assert "resnet18 torch fp32 b2 (cpu): ok" in first.stdout, first.stdout + first.stderr
+    again = subprocess.run(base + sweep_args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert "skipped resnet18 torch fp32 b2 (cpu): a matching record exists" in again.stdout
+    done = subprocess.run(base + ["--report", "--results", str(results), "--readme", str(readme), "--no-plots"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "| Vanilla (torch) | fp32" in readme.read_text()
