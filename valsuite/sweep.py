@@ -1,0 +1,282 @@
+"""Resumable sweeps: every configuration in its own `main.py -v` subprocess, one record each.
+
+A crash or out-of-memory kill loses one row, not the sweep: it becomes a "failure" record with
+its message. A configuration whose record already exists (same network, weights, backend,
+precision, batch size, device, image set and machine) is skipped unless forced, so an
+interrupted sweep picks up where it stopped. Failures are not "done": a rerun retries them.
+Combinations this machine cannot run are listed with the reason, never attempted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from valsuite.errors import ValsuiteError
+from valsuite.results.record import load_records, new_record, read_record, write_record
+from valsuite.results.tables import MEASURED_KINDS
+
+MAIN_PY = Path(__file__).resolve().parents[1] / "main.py"
+TAIL_LINES = 20
+
+# runner(command, timeout_s) -> (exit code, captured stderr); a negative code is a signal
+Runner = Callable[[list[str], "float | None"], "tuple[int, str]"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One row of the sweep: what is run and what its record will say."""
+
+    network: str          # canonical name, as records store it
+    weights: str          # weights id, as records store it
+    backend: str
+    precision: str
+    batch_size: int
+    device: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.network} {self.backend} {self.precision} b{self.batch_size} ({self.device})"
+
+
+@dataclass
+class Settings:
+    """What every configuration shares (mirrors main.py's flags)."""
+
+    results_dir: Path = Path("outputs/results")
+    dataset: Path | None = None       # None: seeded synthetic input (timing only)
+    num_samples: int = 256
+    seed: int = 0
+    weights: str | None = None
+    random_weights: bool = False
+    weights_dir: Path = Path("weights")
+    workers: int = 2
+    warmup: int | None = None
+    force: bool = False
+    timeout_s: float | None = None
+    main_py: Path = MAIN_PY
+    python: str = sys.executable
+
+
+@dataclass
+class Plan:
+    run: list[Config] = field(default_factory=list)
+    done: list[Config] = field(default_factory=list)           # a matching record exists
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (configuration, reason)
+
+
+def dataset_identity(settings: Settings) -> tuple[str, dict]:
+    """(key that records are matched on, facts for failure records)."""
+    if settings.dataset is None:
+        facts = {"path": None, "synthetic": True, "num_images": settings.num_samples, "seed": settings.seed}
+        return synthetic_key(facts), facts
+    from valsuite.data.manifest import scan_dataset
+
+    facts = scan_dataset(settings.dataset).describe()
+    return f"sha256:{facts['file_list_sha256']}", facts
+
+
+def synthetic_key(facts: dict) -> str:
+    return f"synthetic:{facts.get('num_images')}:{facts.get('seed')}"
+
+
+def record_dataset_key(record: dict) -> str | None:
+    """The image-set key of a record: the sweep's own note, else the file-list hash or synthetic seed."""
+    noted = (record.get("sweep") or {}).get("dataset_key")
+    if noted:
+        return noted
+    data = record.get("dataset") or {}
+    if data.get("file_list_sha256"):
+        return f"sha256:{data['file_list_sha256']}"
+    if data.get("synthetic") or record.get("input") == "synthetic":
+        return synthetic_key(data)
+    return None
+
+
+def record_key(record: dict) -> tuple:
+    return (record.get("network"), record.get("weights"), record.get("backend"), record.get("precision"),
+            record.get("batch_size"), record.get("device"), record_dataset_key(record),
+            (record.get("environment") or {}).get("machine"))
+
+
+def config_key(cfg: Config, dataset_key: str, machine: str) -> tuple:
+    return (cfg.network, cfg.weights, cfg.backend, cfg.precision, cfg.batch_size, cfg.device, dataset_key, machine)
+
+
+def unavailable_reason(spec, backend: str, precision: str, device: str) -> str | None:
+    """Why this machine cannot run a combination (None when it can): asks the backend itself.
+
+    Constructing a backend checks precision, device and engine presence without loading anything.
+    """
+    from valsuite.backends import BackendOptions, backend_available, create_backend
+
+    try:
+        ok, reason = backend_available(backend)
+        if not ok:
+            return reason or f"backend {backend} is not available here"
+        create_backend(backend, spec, precision, device, BackendOptions())
+    except ValsuiteError as exc:
+        return str(exc)
+    return None
+
+
+def backend_device(backend: str, device: str | None) -> str:
+    """--device when given, else where the backend runs by default here (as main.py -v decides)."""
+    if device:
+        return device
+    from valsuite.backends import backend_class
+
+    try:
+        return backend_class(backend).preferred_device()
+    except ValsuiteError:
+        return "cpu"  # an unknown or unbuilt backend: unavailable_reason says why
+
+
+def make_plan(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
+              device: str | None, settings: Settings, dataset_key: str, machine: str) -> Plan:
+    """Split the cross product into configurations to run, already done, and impossible here."""
+    from valsuite.backends import ALIASES
+    from valsuite.models import resolve
+
+    existing = {record_key(r) for r in load_records(settings.results_dir) if r.get("kind") in MEASURED_KINDS}
+    plan = Plan()
+    for network in networks:
+        spec = resolve(network, settings.weights, settings.random_weights)
+        for backend, precision in itertools.product(backends, precisions):
+            backend = ALIASES.get(backend, backend)
+            run_on = backend_device(backend, device)
+            reason = unavailable_reason(spec, backend, precision, run_on)
+            if reason:
+                plan.unavailable.append((f"{spec.network} {backend} {precision} ({run_on})", reason))
+                continue
+            for batch in batch_sizes:
+                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on)
+                done = not settings.force and config_key(cfg, dataset_key, machine) in existing
+                (plan.done if done else plan.run).append(cfg)
+    return plan
+
+
+def command(cfg: Config, settings: Settings, output_json: Path, scratch: Path) -> list[str]:
+    """The main.py -v command line of one configuration (records go to a scratch folder first)."""
+    cmd = [settings.python, str(settings.main_py), "-v", "--network", cfg.network, "--backend", cfg.backend,
+           "--precision", cfg.precision, "--batch_size", str(cfg.batch_size), "--device", cfg.device,
+           "--workers", str(settings.workers), "--weights-dir", str(settings.weights_dir), "--no-progress",
+           "--results-dir", str(scratch), "--output-json", str(output_json)]
+    if settings.dataset is None:
+        cmd += ["--synthetic", "--num-samples", str(settings.num_samples), "--seed", str(settings.seed)]
+    else:
+        cmd += ["--dataset", str(settings.dataset)]
+    if settings.random_weights:
+        cmd.append("--random-weights")
+    elif settings.weights:
+        cmd += ["--weights", settings.weights]
+    if settings.warmup is not None:
+        cmd += ["--warmup", str(settings.warmup)]
+    return cmd
+
+
+def subprocess_runner(cmd: list[str], timeout_s: float | None) -> tuple[int, str]:
+    """Run a child, its stdout passed through, its stderr captured for the failure message."""
+    try:
+        done = subprocess.run(cmd, stdout=None, stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return 124, tail + f"\ntimed out after {timeout_s:g} s"
+    if done.stderr:
+        sys.stderr.write(done.stderr[-4000:])
+    return done.returncode, done.stderr or ""
+
+
+def failure_message(returncode: int, stderr: str) -> str:
+    """One line: the signal that killed the child, or the last line it wrote to stderr."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"killed by {name}{hint}"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    last = lines[-1] if lines else "no message on stderr"
+    return f"exit code {returncode}: {last}"
+
+
+@dataclass
+class Outcome:
+    config: Config
+    record: dict
+    path: Path
+
+    @property
+    def failed(self) -> bool:
+        return self.record.get("kind") == "failure"
+
+
+def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts: dict, env: dict,
+               runner: Runner = subprocess_runner) -> Outcome:
+    """Run one configuration in a child process and store its record, or a failure record."""
+    with tempfile.TemporaryDirectory(prefix="valsuite-sweep-") as scratch:
+        output = Path(scratch) / "record.json"
+        cmd = command(cfg, settings, output, Path(scratch) / "results")
+        returncode, stderr = runner(cmd, settings.timeout_s)
+        record, problem = None, None
+        if returncode == 0:
+            try:
+                record = read_record(output)
+            except ValsuiteError as exc:
+                problem = f"finished without a usable record: {exc}"
+        else:
+            problem = failure_message(returncode, stderr)
+    if record is None:
+        record = new_record("failure", network=cfg.network, weights=cfg.weights, backend=cfg.backend,
+                            precision=cfg.precision, device=cfg.device, batch_size=cfg.batch_size,
+                            dataset=dataset_facts, environment=env, error=problem, returncode=returncode,
+                            stderr_tail="\n".join(stderr.splitlines()[-TAIL_LINES:]))
+    record["sweep"] = {"dataset_key": dataset_key, "command": cmd[1:]}
+    return Outcome(cfg, record, write_record(record, results_dir=settings.results_dir))
+
+
+def print_plan(plan: Plan) -> None:
+    for name, reason in plan.unavailable:
+        print(f"skipped {name}: {reason}")
+    for cfg in plan.done:
+        print(f"skipped {cfg.name}: a matching record exists (use --force to rerun)")
+    print(f"sweep: {len(plan.run)} to run, {len(plan.done)} already recorded, "
+          f"{len(plan.unavailable)} combinations not runnable here")
+
+
+def sweep(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
+          device: str | None, settings: Settings, runner: Runner = subprocess_runner) -> list[Outcome]:
+    """Plan, then run every remaining configuration; returns what ran (failures included).
+
+    device None lets each backend pick its own (the GPU where it can use one), like main.py -v.
+    """
+    from valsuite.results.environment import environment
+
+    if not (networks and backends and precisions and batch_sizes):
+        raise ValsuiteError("--sweep needs --networks, --backends, --precisions and --batch_sizes")
+    if any(b < 1 for b in batch_sizes):
+        raise ValsuiteError(f"batch sizes must be at least 1, got {batch_sizes}")
+    env = environment()
+    dataset_key, dataset_facts = dataset_identity(settings)
+    plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"])
+    print_plan(plan)
+    outcomes = []
+    for index, cfg in enumerate(plan.run, 1):
+        start = time.perf_counter()
+        outcome = run_config(cfg, settings, dataset_key, dataset_facts, env, runner)
+        status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"
+        print(f"[{index}/{len(plan.run)}] {cfg.name}: {status} ({time.perf_counter() - start:.1f} s)", flush=True)
+        outcomes.append(outcome)
+    failed = [o for o in outcomes if o.failed]
+    print(f"sweep done: {len(outcomes) - len(failed)} ok, {len(failed)} failed, {len(plan.done)} already recorded, "
+          f"{len(plan.unavailable)} not runnable here; records in {settings.results_dir}")
+    return outcomes
