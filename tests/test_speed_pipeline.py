@@ -184,3 +184,15 @@ def test_cli_cache_builds_then_reuses(tiny_dataset, tmp_path):
         outs.append(json.loads(out.read_text()))
     assert [o["dataset"]["cache"]["built"] for o in outs] == [True, False]
     assert all(o["num_images"] == 7 and o["e2e_throughput_img_s"] > 0 for o in outs)
+
+
+@pytest.mark.parametrize("batch_size,workers", [(1, 0), (2, 3), (3, 2), (50, 1)])
+def test_encoded_loader_yields_every_image_once_beyond_the_read_ahead(tiny_dataset, batch_size, workers):
+    """More batches than the read-ahead depth: a lost or repeated batch would show here."""
+    from valsuite.data.manifest import scan_dataset
+    from valsuite.data.preprocess import Preprocess
+
+    manifest = scan_dataset(tiny_dataset)
+    batches = list(encoded_loader(manifest, Preprocess(32, 24), batch_size, workers))
+    indices = [i for b in batches for i in b.indices.tolist()]
+    assert indices == list(range(len(manifest)))

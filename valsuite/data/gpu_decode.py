@@ -143,7 +143,8 @@ def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, de
         def submit(start: int) -> list:
             return [pool.submit(dataset.__getitem__, i) for i in range(start, min(start + batch_size, total))]
 
-        pending = deque(submit(start) for start, _ in zip(starts, range(depth)))
+        # range first: zip stops on it before pulling (and losing) one more start
+        pending = deque(submit(start) for _, start in zip(range(depth), starts))
         while pending:
             futures = pending.popleft()
             following = next(starts, None)
