@@ -47,9 +47,8 @@ def _build(weights_file: Path | None):
 
     EfficientNet = _import()
     torch.manual_seed(0)
+    # Lite models use ReLU6 (the package's set_swish() would replace it with swish: never call it)
     module = EfficientNet.from_name("efficientnet-lite0")
-    # the memory-efficient swish is a custom autograd op that ONNX export cannot trace
-    module.set_swish(memory_efficient=False)
     if weights_file is not None:
         module = load_checkpoint_into(module, weights_file)
     return module

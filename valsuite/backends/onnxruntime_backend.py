@@ -1,0 +1,104 @@
+"""ONNX Runtime: runs the exported ONNX (or a precision variant of it); CPU provider, CUDA when present."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from valsuite.backends.base import Backend, BackendInfo
+from valsuite.errors import ValsuiteError
+
+
+def precision_onnx(spec, precision: str, fp32_onnx: Path, options) -> Path:
+    """The ONNX for `precision`: the FP32 export itself, or a variant made by the precision step."""
+    if precision == "fp32":
+        return fp32_onnx
+    try:
+        from valsuite.precision import PrecisionOptions, ensure_precision_onnx
+    except ImportError as exc:
+        raise ValsuiteError(f"precision {precision} needs the precision step, which this build lacks") from exc
+    popts = options.extra.get("precision_options") or PrecisionOptions()
+    return ensure_precision_onnx(spec, precision, fp32_onnx, popts)
+
+
+def model_onnx(spec, precision: str, options) -> Path:
+    """Exported (or cached) FP32 ONNX with a dynamic batch, then its precision variant."""
+    from valsuite.export.onnx_export import export_onnx
+
+    if options.artifact is not None:
+        path = Path(options.artifact)
+        if not path.is_file():
+            raise ValsuiteError(f"ONNX file not found: {path}")
+        return path
+    fp32 = export_onnx(spec, options.weights_dir)
+    return precision_onnx(spec, precision, fp32, options)
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    precisions = ("fp32", "fp16", "int8")
+    devices = ("cpu", "cuda")
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return False, "onnxruntime is not installed (pip install onnxruntime)"
+        return True, ""
+
+    def _providers(self) -> list[str]:
+        import onnxruntime as ort
+
+        if self.device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ValsuiteError("onnxruntime here has no CUDA provider",
+                                    hint="pip install onnxruntime-gpu, or use --device cpu")
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
+
+    def _activate(self) -> None:
+        import onnxruntime as ort
+
+        self.path = model_onnx(self.spec, self.precision, self.options)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        threads = self.options.extra.get("ort_threads")
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self._providers())
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise ValsuiteError(f"onnxruntime cannot load {self.path}: {exc}".splitlines()[0]) from exc
+        inputs = self.session.get_inputs()
+        self.input_name = inputs[0].name
+        self.input_is_fp16 = inputs[0].type == "tensor(float16)"
+
+    def _deactivate(self) -> None:
+        self.session = None
+
+    def _infer(self, batch):
+        import torch
+
+        x = batch.detach().to("cpu").numpy()
+        x = x.astype(np.float16 if self.input_is_fp16 else np.float32, copy=False)
+        start = time.perf_counter()
+        out = self.session.run(None, {self.input_name: x})[0]
+        model_ms = (time.perf_counter() - start) * 1e3
+        return torch.from_numpy(np.asarray(out, dtype=np.float32)), model_ms
+
+    def info(self) -> BackendInfo:
+        from valsuite.fileio import read_sidecar
+        from valsuite.onnxinfo import onnx_counts
+
+        nodes, params = onnx_counts(self.path)
+        details = {"providers": self.session.get_providers() if self.session else []}
+        sidecar = read_sidecar(self.path) or {}
+        for key in ("sha256", "precision", "calibration", "qdq_pairs", "kept_fp32"):
+            if key in sidecar:
+                details[key] = sidecar[key]
+        return BackendInfo(model_size_mb=self.path.stat().st_size / 2**20, num_layers=nodes,
+                           num_params=params, artifact=str(self.path), details=details)

@@ -1,0 +1,1 @@
+"""Argument parsing for the top-level scripts; each script is parse -> call valsuite."""
