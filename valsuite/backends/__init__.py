@@ -42,7 +42,10 @@ def create_backend(name: str, spec, precision: str = "fp32", device: str = "cpu"
 
 def backend_available(name: str) -> tuple[bool, str]:
     """(True, '') when this machine can run the backend, else (False, reason)."""
-    cls = backend_class(name)
+    try:
+        cls = backend_class(name)
+    except ValsuiteError as exc:
+        return False, str(exc)
     probe = getattr(cls, "available", None)
     return probe() if probe else (True, "")
 

@@ -62,6 +62,16 @@ class Backend(ABC):
         self.options = options or BackendOptions()
         self.active = False
 
+    @classmethod
+    def preferred_device(cls) -> str:
+        """The device used when the user names none: the GPU when this backend can use one here."""
+        if "cuda" in cls.devices:
+            import torch
+
+            if torch.cuda.is_available():
+                return "cuda"
+        return "cpu"
+
     # -- lifecycle ---------------------------------------------------------------------------
     def activate(self) -> None:
         if not self.active:

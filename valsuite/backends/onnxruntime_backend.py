@@ -49,6 +49,12 @@ class OnnxRuntimeBackend(Backend):
             return False, "onnxruntime is not installed (pip install onnxruntime)"
         return True, ""
 
+    @classmethod
+    def preferred_device(cls) -> str:
+        import onnxruntime as ort
+
+        return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
+
     def _providers(self) -> list[str]:
         import onnxruntime as ort
 

@@ -51,9 +51,3 @@ def run_script(main: Callable[[list[str] | None], int], argv: list[str] | None =
 
 def split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from valsuite.cli.common import add_model_args, default_device, setup_logging, split_list
+from valsuite.cli.common import add_model_args, setup_logging, split_list
 from valsuite.errors import ValsuiteError
 
 log = logging.getLogger("valsuite")
@@ -84,9 +84,17 @@ def main(argv: list[str] | None = None) -> int:
             return plugin.run(args)
     if args.validate or args.dataset is not None or args.synthetic:
         return validate(args, plugins)
-    if argv:
-        parser.error("choose a mode: -v (validate), or no arguments at all for the default job")
     return default_job(args, plugins)
+
+
+def device_for(backend: str, args) -> str:
+    """--device when given, else the backend's preferred device here (ONNX Runtime without its CUDA
+    provider stays on the CPU while torch uses the GPU)."""
+    if args.device:
+        return args.device
+    from valsuite.backends import backend_class
+
+    return backend_class(backend).preferred_device()
 
 
 def _backends(args) -> list[str]:
@@ -105,9 +113,8 @@ def validate(args, plugins) -> int:
         if not dataset.is_dir():
             raise ValsuiteError(f"dataset folder not found: {dataset}",
                                 hint="pass --dataset DIR (DIR/<wnid>/*.JPEG; see format_dataset.py) or --synthetic")
-    device = args.device or default_device()
     configs = [
-        RunConfig(network=args.network, backend=b, precision=p, device=device, batch_size=args.batch_size,
+        RunConfig(network=args.network, backend=b, precision=p, device=device_for(b, args), batch_size=args.batch_size,
                   weights=args.weights, random_weights=args.random_weights, dataset=dataset,
                   num_samples=args.num_samples, seed=args.seed, workers=args.workers,
                   warmup_batches=args.warmup, weights_dir=args.weights_dir, progress=not args.no_progress)
@@ -122,14 +129,13 @@ def default_job(args, plugins) -> int:
     from valsuite.backends import backend_available, backend_names
     from valsuite.evaluate.runner import RunConfig
 
-    device = args.device or default_device()
     configs = []
     for name in backend_names():
         ok, reason = backend_available(name)
         if not ok:
             print(f"skipped backend {name}: {reason}")
             continue
-        configs.append(RunConfig(network=args.network, backend=name, precision="fp32", device=device,
+        configs.append(RunConfig(network=args.network, backend=name, precision="fp32", device=device_for(name, args),
                                  batch_size=args.batch_size, weights=args.weights,
                                  random_weights=args.random_weights, dataset=None,
                                  num_samples=args.num_samples, seed=args.seed, workers=args.workers,

@@ -124,3 +124,57 @@ def read_calibration_list(root: str | Path) -> list[Path] | None:
     if not paths:
         raise ValsuiteError(f"calibration list {list_file} is empty")
     return paths
+
+
+MANIFEST_FILENAME = "manifest.csv"
+MANIFEST_COLUMNS = ("relpath", "label", "wnid", "size", "sha256")
+
+
+def write_manifest_file(manifest: Manifest, progress: bool = False) -> dict:
+    """Write `root/manifest.csv` (relpath, class index, wnid, size, sha256 per image) and its
+    sidecar; return the sidecar facts, whose `manifest_sha256` identifies the exact bytes."""
+    from tqdm import tqdm
+
+    from valsuite.fileio import atomic_write_text, sha256_file, write_sidecar
+
+    lines = [",".join(MANIFEST_COLUMNS)]
+    for entry in tqdm(manifest.entries, desc="hashing", unit="img", disable=not progress, leave=False):
+        path = manifest.path(entry)
+        wnid = manifest.mapping.wnids[entry.label]
+        lines.append(f"{entry.relpath},{entry.label},{wnid},{path.stat().st_size},{sha256_file(path)}")
+    text = "\n".join(lines) + "\n"
+    target = manifest.root / MANIFEST_FILENAME
+    atomic_write_text(target, text)
+    facts = {
+        "manifest_sha256": sha256_text(text),
+        "file_list_sha256": manifest.file_list_hash(),
+        "num_images": len(manifest),
+        "num_classes": manifest.num_classes_present,
+        "mapping": manifest.mapping.source,
+    }
+    write_sidecar(target, facts)
+    return facts
+
+
+def read_manifest_file(root: str | Path) -> list[dict] | None:
+    """Rows of `root/manifest.csv` as dicts (label and size as int), or None if absent."""
+    path = Path(root) / MANIFEST_FILENAME
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or tuple(lines[0].split(",")) != MANIFEST_COLUMNS:
+        raise ValsuiteError(f"{path}: not a manifest (header {lines[:1]})")
+    rows = []
+    for number, line in enumerate(lines[1:], 2):
+        parts = line.rsplit(",", 4)
+        if len(parts) != 5:
+            raise ValsuiteError(f"{path}:{number}: expected {len(MANIFEST_COLUMNS)} columns")
+        rel, label, wnid, size, digest = parts
+        rows.append({"relpath": rel, "label": int(label), "wnid": wnid, "size": int(size), "sha256": digest})
+    return rows
+
+
+def manifest_file_sha256(root: str | Path) -> str | None:
+    """sha256 of `root/manifest.csv` (what run records carry), or None when there is none."""
+    path = Path(root) / MANIFEST_FILENAME
+    return sha256_text(path.read_text(encoding="utf-8")) if path.is_file() else None

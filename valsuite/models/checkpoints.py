@@ -31,7 +31,11 @@ def load_checkpoint_into(module, path: str | Path):
         if isinstance(obj, torch.nn.Module):
             return obj.float().eval()
         state = {k.removeprefix("module."): v for k, v in obj.items()}
-        result = module.load_state_dict(state, strict=False)
+        try:
+            result = module.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shape mismatches
+            first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+            raise ValsuiteError(f"weights file {path} does not fit this network: {first}") from exc
         if result.missing_keys or result.unexpected_keys:
             raise ValsuiteError(
                 f"weights file {path} does not fit this network: "

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Build a TensorRT engine for a network and precision (see `python build_trt.py -h`)."""
+
+import sys
+
+from valsuite.cli.build_trt_cli import run
+
+if __name__ == "__main__":
+    sys.exit(run())

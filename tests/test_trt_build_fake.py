@@ -1,0 +1,210 @@
+"""The build logic run against fake `tensorrt` modules whose attribute sets are each real version's API.
+
+A name missing from a version raises AttributeError here exactly as it would on that TensorRT;
+the call log shows what the options turned into. This is not TensorRT accepting the values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from valsuite.errors import ValsuiteError
+from valsuite.fileio import read_sidecar
+from valsuite.tensorrt import build as trt_build
+from valsuite.tensorrt import engines
+from valsuite.tensorrt.apicheck import load_manifests
+from valsuite.tensorrt.build import BuildOptions, build_engine, configure_builder
+from valsuite.tensorrt.fake import FakeTensorRT, build_behaviour
+from valsuite.tensorrt.profile import profile_from_args
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = ROOT.parent / "shared" / "trt-api"
+pytestmark = pytest.mark.skipif(not MANIFESTS.is_dir(), reason=f"TensorRT API manifests not found at {MANIFESTS}")
+ALL = load_manifests(MANIFESTS) if MANIFESTS.is_dir() else []
+IDS = [m.version for m in ALL]
+INSPECTOR = json.dumps({"Layers": [
+    {"Name": "conv", "LayerType": "CaskConvolution", "Inputs": [{"Name": "input", "Format/Datatype": "Row major linear FP16"}],
+     "Outputs": [{"Name": "c", "Format/Datatype": "Row major linear FP16"}]},
+    {"Name": "fc", "LayerType": "CaskGemmMatrixMultiply", "Inputs": [{"Name": "c", "Format/Datatype": "Row major linear FP32"}],
+     "Outputs": [{"Name": "logits", "Format/Datatype": "Row major linear FP32"}]}], "Bindings": ["input", "logits"]})
+
+
+def _fake(manifest, **kwargs):
+    return FakeTensorRT(manifest, build_behaviour(inspector_json=INSPECTOR, **kwargs))
+
+
+def _configure(trt, options, cache=b""):
+    builder = trt.Builder(trt.Logger(trt.Logger.WARNING))
+    network = builder.create_network(0)
+    return configure_builder(trt, builder, network, options, cache)
+
+
+@pytest.mark.parametrize("manifest", ALL, ids=IDS)
+def test_defaults_map_to_the_builder_config(manifest):
+    trt = _fake(manifest)
+    shapes = profile_from_args((-1, 3, 224, 224), max_batch=64)
+    _configure(trt, BuildOptions("fp16", shapes), b"old-cache")
+    assert trt.calls("IBuilderConfig", "clear_flag") == [(trt.BuilderFlag.TF32,)]
+    assert trt.calls("IBuilderConfig", "set_flag") == []
+    assert trt.calls("IBuilderConfig", "set builder_optimization_level") == [(3,)]
+    assert trt.calls("IBuilderConfig", "set profiling_verbosity") == [(trt.ProfilingVerbosity.DETAILED,)]
+    assert trt.calls("IBuilderConfig", "set_memory_pool_limit") == []
+    assert trt.calls("IBuilderConfig", "create_timing_cache") == [(b"old-cache",)]
+    assert len(trt.calls("IBuilderConfig", "set_timing_cache")) == 1
+    assert trt.calls("IOptimizationProfile", "set_shape") == [("input", shapes.min, shapes.opt, shapes.max)]
+    assert len(trt.calls("IBuilderConfig", "add_optimization_profile")) == 1
+
+
+@pytest.mark.parametrize("manifest", ALL, ids=IDS)
+def test_options_map_to_the_builder_config(manifest):
+    trt = _fake(manifest)
+    _configure(trt, BuildOptions("fp32", profile_from_args((-1, 3, 224, 224)), opt_level=5, workspace_mb=2048, tf32=True))
+    assert trt.calls("IBuilderConfig", "set_flag") == [(trt.BuilderFlag.TF32,)]
+    assert trt.calls("IBuilderConfig", "clear_flag") == []
+    assert trt.calls("IBuilderConfig", "set builder_optimization_level") == [(5,)]
+    assert trt.calls("IBuilderConfig", "set_memory_pool_limit") == [(trt.MemoryPoolType.WORKSPACE, 2048 << 20)]
+
+
+@pytest.mark.parametrize("manifest", ALL, ids=IDS)
+def test_static_onnx_needs_no_profile_and_rejects_a_dynamic_one(manifest):
+    trt = _fake(manifest, input_shape=(8, 3, 224, 224))
+    _configure(trt, BuildOptions("fp32", profile_from_args((8, 3, 224, 224))))
+    assert trt.calls("IOptimizationProfile", "set_shape") == []
+    with pytest.raises(ValsuiteError, match="fixed batch of 8"):
+        _configure(_fake(manifest, input_shape=(8, 3, 224, 224)), BuildOptions("fp32", profile_from_args((-1, 3, 224, 224))))
+    with pytest.raises(ValsuiteError, match="profile needs"):
+        _configure(_fake(manifest), BuildOptions("fp32", profile_from_args((-1, 3, 240, 240))))
+
+
+@pytest.mark.parametrize("manifest", ALL, ids=IDS)
+def test_build_engine_end_to_end_on_the_fake(manifest, tmp_path):
+    trt = _fake(manifest)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"onnx")
+    cache = tmp_path / "tc.cache"
+    options = BuildOptions("fp16", profile_from_args((-1, 3, 224, 224)), timing_cache=cache)
+    engine = tmp_path / "m_fp16.engine"
+    sidecar = build_engine(trt, onnx, engine, options, {"precision": "fp16", "tensorrt_version": trt.__version__})
+    flags = trt.calls("Builder", "create_network")
+    assert flags == [(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED),)]  # strongly typed, nothing else
+    assert trt.calls("OnnxParser", "parse_from_file") == [(str(onnx),)]
+    assert engine.read_bytes() == b"fake-serialized-engine" and cache.read_bytes() == b"fake-timing-cache"
+    assert read_sidecar(engine) == sidecar
+    assert sidecar["layer_precisions"] == {"fp16": 1, "fp32": 1} and sidecar["num_layers"] == 3
+    assert sidecar["engine_size_bytes"] == len(b"fake-serialized-engine") and sidecar["build_time_s"] >= 0
+    assert trt.calls("IExecutionContext", "set_input_shape") == [("input", options.shapes.opt)]
+    assert trt.calls("EngineInspector", "set execution_context")  # formats resolved for the opt shape
+    assert trt.calls("EngineInspector", "get_engine_information") == [(trt.LayerInformationFormat.JSON,)]
+
+
+@pytest.mark.parametrize("manifest", ALL, ids=IDS)
+def test_parse_and_build_failures_are_user_errors(manifest, tmp_path):
+    options = BuildOptions("fp32", profile_from_args((-1, 3, 224, 224)))
+    with pytest.raises(ValsuiteError, match="cannot parse .*unsupported fake error"):
+        build_engine(_fake(manifest, parse_ok=False), tmp_path / "m.onnx", tmp_path / "e", options, {})
+    with pytest.raises(ValsuiteError, match="could not build"):
+        build_engine(_fake(manifest, plan=None), tmp_path / "m.onnx", tmp_path / "e", options, {})
+    assert not (tmp_path / "e").exists()
+
+
+def test_weak_typing_would_fail_on_11x_at_run_time():
+    """The same fake rejects what 11.x removed, so a regression would also fail here, not only in apicheck."""
+    by_major = {m.vtuple[0]: m for m in ALL}
+    trt10, trt11 = _fake(by_major[10]), _fake(by_major[11])
+    assert trt10.BuilderFlag.FP16
+    with pytest.raises(AttributeError):
+        trt11.BuilderFlag.FP16
+    config = trt11.Builder(None).create_builder_config()
+    with pytest.raises(AttributeError):
+        config.int8_calibrator = None
+
+
+# -- ensure_engine: reuse, rebuild on staleness --------------------------------------------------
+
+class _Spec:
+    network, weights_id, artifact_stem, input_shape = "tiny", "random", "tiny_random", (3, 224, 224)
+
+
+@pytest.fixture
+def onnx_file(tmp_path, monkeypatch):
+    onnx = tmp_path / "tiny.onnx"
+    onnx.write_bytes(b"onnx v1")
+    monkeypatch.setattr(engines.seam, "fp32_onnx", lambda spec, weights_dir: onnx)
+    monkeypatch.setattr(engines.seam, "precision_onnx", lambda spec, precision, fp32, popts=None: fp32)
+    monkeypatch.setattr(engines, "gpu_facts", lambda: {"name": "Fake GPU", "compute_capability": "9.0"})
+    return onnx
+
+
+def _builds(trt) -> int:
+    return len(trt.calls("Builder", "build_serialized_network"))
+
+
+def test_ensure_engine_reuses_and_rebuilds(tmp_path, onnx_file, monkeypatch):
+    options = BuildOptions("fp32", profile_from_args((-1, 3, 224, 224)))
+    first = _fake(ALL[0])
+    path, sidecar = engines.ensure_engine(_Spec(), options, tmp_path, trt=first)
+    assert path == tmp_path / "tiny_random_fp32_dyn1-32-256.engine" and _builds(first) == 1
+    assert sidecar["gpu"] == {"name": "Fake GPU", "compute_capability": "9.0"} and sidecar["network"] == "tiny"
+
+    again = _fake(ALL[0])
+    engines.ensure_engine(_Spec(), options, tmp_path, trt=again)
+    assert _builds(again) == 0  # fresh: reused
+
+    newer = _fake(ALL[-1])  # another TensorRT version
+    _, sidecar = engines.ensure_engine(_Spec(), options, tmp_path, trt=newer)
+    assert _builds(newer) == 1 and sidecar["tensorrt_version"] == ALL[-1].version
+
+    onnx_file.write_bytes(b"onnx v2")  # re-exported ONNX
+    trt = _fake(ALL[-1])
+    engines.ensure_engine(_Spec(), options, tmp_path, trt=trt)
+    assert _builds(trt) == 1
+
+    monkeypatch.setattr(engines, "gpu_facts", lambda: {"name": "Other GPU", "compute_capability": "8.9"})
+    trt = _fake(ALL[-1])
+    engines.ensure_engine(_Spec(), options, tmp_path, trt=trt)
+    assert _builds(trt) == 1
+
+    trt = _fake(ALL[-1])
+    engines.ensure_engine(_Spec(), BuildOptions("fp32", options.shapes, tf32=True), tmp_path, trt=trt)
+    assert _builds(trt) == 1  # other build options: rebuilt in place (same name)
+    trt = _fake(ALL[-1])
+    engines.ensure_engine(_Spec(), BuildOptions("fp32", options.shapes, tf32=True), tmp_path, trt=trt, force=True)
+    assert _builds(trt) == 1
+
+
+def test_precision_goes_through_the_seam(tmp_path, onnx_file, monkeypatch):
+    seen = []
+    int8 = tmp_path / "tiny_int8.onnx"
+    int8.write_bytes(b"qdq onnx")
+
+    def fake_precision(spec, precision, fp32, popts=None):
+        seen.append((precision, fp32))
+        return int8
+
+    monkeypatch.setattr(engines.seam, "precision_onnx", fake_precision)
+    trt = _fake(ALL[-1])
+    path, sidecar = engines.ensure_engine(_Spec(), BuildOptions("int8", profile_from_args((-1, 3, 224, 224))), tmp_path, trt=trt)
+    assert seen == [("int8", onnx_file)] and trt.calls("OnnxParser", "parse_from_file") == [(str(int8),)]
+    assert path.name == "tiny_random_int8_dyn1-32-256.engine" and sidecar["onnx_path"] == str(int8)
+
+
+def test_seam_fp32_is_the_export_and_other_precisions_need_the_precision_step(tmp_path, monkeypatch):
+    from valsuite.tensorrt import seam
+
+    assert seam.precision_onnx(None, "fp32", tmp_path / "a.onnx") == tmp_path / "a.onnx"
+    import sys
+    monkeypatch.setitem(sys.modules, "valsuite.precision", None)  # as if the precision step were absent
+    with pytest.raises(ValsuiteError, match="precision step"):
+        seam.precision_onnx(None, "fp16", tmp_path / "a.onnx")
+
+
+def test_build_options_validation():
+    with pytest.raises(ValsuiteError, match="0..5"):
+        BuildOptions("fp32", profile_from_args((-1, 3, 224, 224)), opt_level=7).check()
+    with pytest.raises(ValsuiteError, match="workspace"):
+        BuildOptions("fp32", profile_from_args((-1, 3, 224, 224)), workspace_mb=0).check()
+    assert trt_build.BuildOptions("fp32", profile_from_args((8, 3, 224, 224))).to_dict() == \
+        {"opt_level": 3, "workspace_mb": None, "tf32": False}

@@ -1,0 +1,193 @@
+"""TensorRT: runs a serialized engine built by valsuite.tensorrt (build_trt.py or on demand).
+
+torch owns the CUDA context, the stream and the memory: device buffers are torch CUDA tensors,
+their data_ptr() goes to set_tensor_address, and execute_async_v3 runs on a non-default torch
+stream between two CUDA events (Latency-model). No pycuda. `import` works without tensorrt.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from valsuite.backends.base import Backend, BackendInfo
+from valsuite.errors import ValsuiteError
+
+log = logging.getLogger(__name__)
+
+# record details copied from the engine's sidecar
+_SIDECAR_FACTS = ("tensorrt_version", "gpu", "precision", "profile", "build_options", "onnx_sha256",
+                  "engine_size_bytes", "build_time_s", "layer_precisions", "layer_types",
+                  "inspector_detailed", "onnx_path")
+
+
+def torch_dtype(trt, dtype):
+    """TensorRT DataType of an I/O tensor -> torch dtype of its buffer."""
+    import torch
+
+    table = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16,
+             trt.DataType.BF16: torch.bfloat16, trt.DataType.INT32: torch.int32,
+             trt.DataType.INT64: torch.int64, trt.DataType.INT8: torch.int8}
+    if dtype not in table:
+        raise ValsuiteError(f"engine I/O tensor type {dtype} is not supported by valsuite")
+    return table[dtype]
+
+
+class TensorRTBackend(Backend):
+    name = "tensorrt"
+    precisions = ("fp32", "fp16", "int8")
+    devices = ("cuda",)
+
+    def __init__(self, spec, precision: str = "fp32", device: str = "cuda", options=None) -> None:
+        if device != "cuda":
+            import torch
+
+            hint = ("use --device cuda" if torch.cuda.is_available()
+                    else "this machine has no CUDA GPU visible to torch; use --backend torch or onnxruntime")
+            raise ValsuiteError(f"the tensorrt backend runs on an NVIDIA GPU only, not on {device}", hint=hint)
+        super().__init__(spec, precision, device, options)
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        from valsuite.tensorrt.versions import tensorrt_available
+
+        ok, reason = tensorrt_available()
+        if not ok:
+            return False, reason
+        import torch
+
+        if not torch.cuda.is_available():
+            return False, "TensorRT needs an NVIDIA GPU, but torch sees no CUDA device here"
+        return True, ""
+
+    # -- activate: engine file -> runtime, context, buffers --------------------------------------
+    def _activate(self) -> None:
+        from valsuite.tensorrt.gpu import require_cuda
+        from valsuite.tensorrt.profile import ProfileShapes
+        from valsuite.tensorrt.versions import import_tensorrt
+
+        trt = import_tensorrt()
+        require_cuda()
+        self.engine_path, self.sidecar = self._engine_file(trt)
+        self.shapes = ProfileShapes.from_dict(self.sidecar["profile"])
+        self.shapes.check_batch(self.options.batch_size)
+        self._load(trt, self.engine_path)
+
+    def _engine_file(self, trt) -> tuple[Path, dict]:
+        """A user-given engine (checked, refused when stale) or one built/reused for this run."""
+        from valsuite.tensorrt.engines import check_engine_file, ensure_engine
+        from valsuite.tensorrt.gpu import gpu_facts
+
+        if self.options.artifact is not None:
+            path = Path(self.options.artifact)
+            return path, check_engine_file(path, self.precision, trt.__version__, gpu_facts())
+        from valsuite.cli.trt_args import build_options_from_extra
+
+        options = build_options_from_extra(self.options.extra, self.precision, self.spec.input_shape,
+                                           self.options.batch_size, self.options.weights_dir)
+        extra = self.options.extra
+        return ensure_engine(self.spec, options, self.options.weights_dir,
+                             precision_options=extra.get("precision_options"),
+                             force=bool(extra.get("trt_rebuild")), verbose=bool(extra.get("trt_verbose")), trt=trt)
+
+    def _load(self, trt, path: Path) -> None:
+        import torch
+
+        from valsuite.tensorrt.build import make_logger
+
+        self.runtime = trt.Runtime(make_logger(trt))
+        self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
+        if self.engine is None:
+            raise ValsuiteError(f"TensorRT cannot deserialize {path} (see its log above)")
+        self.context = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        if len(inputs) != 1 or not outputs:
+            raise ValsuiteError(f"engine {path} has inputs {inputs} and outputs {outputs}; "
+                                f"valsuite needs one image input and a logits output")
+        self.input_name, self.output_name = inputs[0], outputs[0]
+        self.stream = torch.cuda.Stream()
+        self.in_buf = torch.empty(self.shapes.max, dtype=torch_dtype(trt, self.engine.get_tensor_dtype(self.input_name)),
+                                  device="cuda")
+        self.context.set_input_shape(self.input_name, self.shapes.max)
+        out_max = tuple(self.context.get_tensor_shape(self.output_name))
+        self.out_buf = torch.empty(out_max, dtype=torch_dtype(trt, self.engine.get_tensor_dtype(self.output_name)),
+                                   device="cuda")
+        # slices [:n] of contiguous buffers start at the same address: set the addresses once
+        self.context.set_tensor_address(self.input_name, self.in_buf.data_ptr())
+        self.context.set_tensor_address(self.output_name, self.out_buf.data_ptr())
+        self.extra_outputs = {}  # further outputs still need memory; valsuite reads the first
+        for name in outputs[1:]:
+            self.extra_outputs[name] = torch.empty(
+                tuple(self.context.get_tensor_shape(name)),
+                dtype=torch_dtype(trt, self.engine.get_tensor_dtype(name)), device="cuda")
+            self.context.set_tensor_address(name, self.extra_outputs[name].data_ptr())
+        self.graphs = {}
+        self.current_batch = self.shapes.max[0]
+
+    def _deactivate(self) -> None:
+        self.graphs = {}
+        self.context = None
+        self.engine = None
+        self.runtime = None
+        self.in_buf = self.out_buf = None
+        self.extra_outputs = {}
+
+    # -- infer ------------------------------------------------------------------------------------
+    def _set_batch(self, n: int):
+        """Set the input shape for n images; returns the output view for them."""
+        self.shapes.check_batch(n)
+        if self.current_batch != n:
+            if not self.context.set_input_shape(self.input_name, (n, *self.shapes.sample_shape)):
+                raise ValsuiteError(f"TensorRT refused input shape {(n, *self.shapes.sample_shape)}")
+            self.current_batch = n
+        out_shape = tuple(self.context.get_tensor_shape(self.output_name))
+        return self.out_buf.reshape(-1)[:math.prod(out_shape)].view(out_shape)
+
+    def _execute(self) -> None:
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed (see its log)")
+
+    def _graph_for(self, n: int):
+        """A CUDA graph of one engine run for batch n, captured after one plain warm-up run."""
+        import torch
+
+        if n not in self.graphs:
+            self._execute()
+            self.stream.synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
+                self._execute()
+            self.graphs[n] = graph
+        return self.graphs[n]
+
+    def _infer(self, batch):
+        import torch
+
+        n = int(batch.shape[0])
+        out = self._set_batch(n)
+        x = batch.to("cuda", non_blocking=True)
+        self.stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.stream):
+            self.in_buf[:n].copy_(x)
+            graph = self._graph_for(n) if self.options.cuda_graph else None
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record(self.stream)
+            if graph is not None:
+                graph.replay()
+            else:
+                self._execute()
+            end.record(self.stream)
+            host = out.float().to("cpu")
+        end.synchronize()
+        return host, start.elapsed_time(end)
+
+    def info(self) -> BackendInfo:
+        details = {k: self.sidecar.get(k) for k in _SIDECAR_FACTS if k in self.sidecar}
+        details |= {"engine_path": str(self.engine_path), "cuda_graph": bool(self.options.cuda_graph),
+                    "input_name": self.input_name, "output_name": self.output_name}
+        return BackendInfo(model_size_mb=self.engine_path.stat().st_size / 2**20,
+                           num_layers=self.sidecar.get("num_layers") or self.engine.num_layers,
+                           num_params=None, artifact=str(self.engine_path), details=details)
