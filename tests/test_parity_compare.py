@@ -158,3 +158,46 @@ def test_images_fp32_prec_and_change_list(weights_dir, tmp_path):
     assert len(rows) == cand["parity"]["top1_changed"]
     assert all(re.match(r"n\d{8}/", row["image"]) for row in rows)
     assert code == (0 if cand["parity"]["top1_agreement_pct"] >= 99.5 else 1)
+
+
+def _needs_precision_step():
+    from valsuite.compare import precision_step_missing
+
+    missing = precision_step_missing()
+    if missing:
+        pytest.skip(f"FP16/INT8 candidates need the precision step: {missing}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"shared sample images not found at {SAMPLE}")
+@pytest.mark.parametrize("precision, min_agreement, max_loss", [("fp16", 99.0, 0.5), ("int8", 90.0, 3.0)])
+def test_reduced_precision_on_images_is_lower_but_sane(precision, min_agreement, max_loss, weights_dir, tmp_path):
+    _needs_precision_step()
+    out_json = tmp_path / "img.json"
+    code = run_script(main, ["--compare", "--val_dataset", "--dataset", str(SAMPLE), "--candidates",
+                             f"onnxruntime:{precision}", "--batch_size", "50", "--weights-dir", str(weights_dir),
+                             "--results-dir", str(tmp_path / "r"), "--output-json", str(out_json),
+                             "--no-progress", "--fail-under", f"top1_agreement={min_agreement}"])
+    record = json.loads(out_json.read_text())
+    cand = record["candidates"][0]
+    agreement = cand["parity"]["top1_agreement_pct"]
+    assert min_agreement <= agreement <= 100.0 and code == 0
+    assert cand["delta_prec1"] >= -max_loss
+    assert cand["parity"]["num_samples"] == record["num_images"] == record["dataset"]["num_images"]
+    if precision == "int8":
+        assert cand["parity"]["isclose_pct"] < 50.0   # int8 logits are not close at rtol 1e-3
+
+
+@pytest.mark.slow
+def test_localize_through_the_cli_on_int8(weights_dir, tmp_path, capsys):
+    _needs_precision_step()
+    out_json = tmp_path / "loc.json"
+    code = run_script(main, ["--compare", "--num_samples", "4", "--batch_size", "4", "--candidates",
+                             "onnxruntime:int8", "--localize", "--localize-samples", "2",
+                             "--weights-dir", str(weights_dir), "--results-dir", str(tmp_path / "r"),
+                             "--output-json", str(out_json), "--no-progress"])
+    assert code == 0
+    loc = json.loads(out_json.read_text())["candidates"][0]["localize"]
+    assert loc["matched_tensors"] > 100 and loc["exceeding_tensors"] > 0
+    assert loc["first_exceeding"] and loc["worst_rel_l2_added"]
+    assert "where it departs from the FP32 ONNX" in capsys.readouterr().out

@@ -51,7 +51,7 @@ class CompareConfig:
     network: str
     weights: str | None = None
     random_weights: bool = False
-    device: str = "cpu"
+    device: str | None = None                      # None: each backend's preferred device here
     batch_size: int = 32
     rtol: float = 1e-3
     atol: float = 1e-8
@@ -71,26 +71,27 @@ class CompareConfig:
     exclude: frozenset = frozenset()               # dataset relpaths left out (calibration images)
     exclude_reason: str | None = None
     skipped: list[dict] = field(default_factory=list)   # default candidates left out, with reasons
+    candidate_options: dict = field(default_factory=dict)   # name -> backend extras from plugins
+
+    @property
+    def reference_device(self) -> str:
+        return candidate_device(REFERENCE[0], self.device)
 
 
 # -- candidates ---------------------------------------------------------------------------------
 
-def _ort_device(device: str) -> str:
-    """ONNX Runtime runs on CUDA only with its CUDA provider; else on the CPU."""
-    if device != "cuda":
-        return "cpu"
-    import onnxruntime as ort
-
-    return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
-
-
-def candidate_device(backend: str, device: str) -> str:
-    if backend == "onnxruntime":
-        return _ort_device(device)
+def candidate_device(backend: str, device: str | None) -> str:
+    """--device when given (ONNX Runtime without its CUDA provider stays on the CPU), else the
+    backend's preferred device on this machine."""
+    cls = backend_class(backend)
+    if device is None:
+        return cls.preferred_device()
+    if backend == "onnxruntime" and device == "cuda":
+        return cls.preferred_device()
     return device
 
 
-def parse_candidates(text: str, device: str) -> list[Candidate]:
+def parse_candidates(text: str, device: str | None) -> list[Candidate]:
     """`onnxruntime:fp32,onnxruntime:int8,tensorrt:fp16` (precision defaults to fp32)."""
     from valsuite.backends import ALIASES
     from valsuite.cli.common import split_list
@@ -118,9 +119,10 @@ def precision_step_missing() -> str | None:
     return None
 
 
-def default_candidates(device: str) -> tuple[list[Candidate], list[dict]]:
+def default_candidates(device: str | None) -> tuple[list[Candidate], list[dict]]:
     """Every backend/precision this machine can run, except the reference itself; and the skips."""
     found, skipped = [], []
+    reference_device = candidate_device(REFERENCE[0], device)
     missing = precision_step_missing()
     for backend in backend_names():
         try:
@@ -134,7 +136,7 @@ def default_candidates(device: str) -> tuple[list[Candidate], list[dict]]:
         run_on = candidate_device(backend, device)
         for precision in cls.precisions:
             cand = Candidate(backend, precision, run_on, explicit=False)
-            if (backend, precision) == REFERENCE and run_on == device:
+            if (backend, precision) == REFERENCE and run_on == reference_device:
                 continue
             if backend == "torch" and run_on == "cpu" and precision != "fp32":
                 skipped.append({"candidate": cand.name, "reason": "torch runs fp16/bf16 on CUDA only"})
@@ -288,8 +290,10 @@ class _Scored:
 
 
 def _activate(cand: Candidate, spec, cfg: CompareConfig, skipped: list[dict]):
+    extra = dict(cfg.backend_extras) | dict(cfg.candidate_options.get(cand.name, {}))
     options = BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
-                             max_batch=cfg.batch_size, extra=dict(cfg.backend_extras))
+                             max_batch=cfg.batch_size, extra=extra, artifact=extra.get("artifact"),
+                             cuda_graph=bool(extra.get("cuda_graph", False)))
     try:
         backend = create_backend(cand.backend, spec, cand.precision, cand.device, options)
         backend.activate()
@@ -364,7 +368,7 @@ def run_compare(cfg: CompareConfig) -> tuple[dict, dict]:
         total = cfg.num_samples
         input_facts = {"path": None, "random": "standard normal per sample, seeded by (seed, index)",
                        "num_images": total, "seed": cfg.seed}
-    reference = _Scored("torch:fp32", _activate(Candidate(*REFERENCE, cfg.device), spec, cfg, skipped),
+    reference = _Scored("torch:fp32", _activate(Candidate(*REFERENCE, cfg.reference_device), spec, cfg, skipped),
                         cfg.rtol, cfg.atol)
     scored: list[_Scored] = []
     try:
@@ -410,7 +414,7 @@ def _record(cfg, spec, reference: _Scored, scored: list[_Scored], skipped, input
             "delta_prec5": None if prec5 is None else prec5 - ref5,
         })
     return new_record(
-        "compare", network=spec.network, weights=spec.weights_id, device=cfg.device,
+        "compare", network=spec.network, weights=spec.weights_id, device=cfg.reference_device,
         batch_size=cfg.batch_size, num_images=total, input="dataset" if cfg.dataset else "random",
         dataset=input_facts, rtol=cfg.rtol, atol=cfg.atol,
         reference={"name": reference.name, **_backend_facts(reference.backend), "prec1": ref1, "prec5": ref5},

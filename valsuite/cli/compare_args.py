@@ -72,14 +72,13 @@ def _dataset(args) -> Path | None:
 
 
 def _plugin_settings(args, cfg) -> None:
-    """Options other plugins give backends (calibration settings) and images they exclude."""
+    """Options other plugins give backends (calibration settings, --engine for tensorrt) and the
+    images they exclude from evaluation (calibration images)."""
     from valsuite.cli.main_cli import loaded_plugins
 
     for plugin in loaded_plugins():
         if hasattr(plugin, "backend_extras"):
             cfg.backend_extras.update(plugin.backend_extras(args))
-    if cfg.dataset is None:
-        return
     from valsuite.evaluate.runner import RunConfig
     from valsuite.models import resolve
 
@@ -87,20 +86,24 @@ def _plugin_settings(args, cfg) -> None:
     for cand in cfg.candidates or []:
         run_cfg = RunConfig(network=cfg.network, backend=cand.backend, precision=cand.precision,
                             device=cand.device, dataset=cfg.dataset, weights=cfg.weights,
-                            random_weights=cfg.random_weights, weights_dir=cfg.weights_dir)
+                            random_weights=cfg.random_weights, weights_dir=cfg.weights_dir,
+                            batch_size=cfg.batch_size, num_samples=cfg.num_samples, seed=cfg.seed)
+        # plugins read the run's precision from args (main.py's --precision): give them this candidate's
+        cand_args = argparse.Namespace(**vars(args))
+        cand_args.precision, cand_args.backend = cand.precision, cand.backend
         for plugin in loaded_plugins():
             if hasattr(plugin, "prepare_run"):
-                run_cfg = plugin.prepare_run(args, run_cfg, spec)
-        if run_cfg.exclude:
+                run_cfg = plugin.prepare_run(cand_args, run_cfg, spec)
+        cfg.candidate_options[cand.name] = dict(run_cfg.backend_options)
+        if run_cfg.exclude and cfg.dataset is not None:
             cfg.exclude = cfg.exclude | frozenset(run_cfg.exclude)
             cfg.exclude_reason = run_cfg.exclude_reason
 
 
 def config_from_args(args):
-    from valsuite.cli.common import default_device
     from valsuite.compare import CompareConfig, default_candidates, parse_candidates, parse_fail_under
 
-    device = args.device or default_device()
+    device = args.device   # None: each backend's preferred device here
     cfg = CompareConfig(
         network=args.network, weights=args.weights, random_weights=args.random_weights, device=device,
         batch_size=args.batch_size, rtol=args.rtol, atol=args.atol,
