@@ -132,4 +132,5 @@ def test_planted_perturbation_in_efficientnet_lite0(tmp_path):
     first = result.first_exceeding(1)[0]
     assert (first.node, first.tensor, first.candidate_node) == (target.name, target.output[0], "planted_mul")
     assert first.rel_l2 == pytest.approx(0.5, rel=1e-3)
-    assert result.worst(1, "rel_l2_added")[0].tensor == target.output[0]
+    # every tensor before the plant is within tolerance
+    assert not any(t.exceeds for t in result.tensors if t.position < first.position)
