@@ -22,6 +22,9 @@ from valsuite.models.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
+# Bump when model-building code changes what an export contains (e.g. EfficientNet-Lite's ReLU6
+# fix): every ONNX made before is then stale, since weights and preprocessing alone did not change.
+EXPORT_REVISION = 2
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
@@ -58,6 +61,7 @@ def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int) -> d
         "preprocess": spec.preprocess.describe(),
         "input_shape": list(input_shape),
         "opset": opset,
+        "export_revision": EXPORT_REVISION,
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
         "tools": {"valsuite": __version__, "torch": torch.__version__, "onnx": onnx.__version__},
