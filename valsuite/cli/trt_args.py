@@ -28,7 +28,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workspace", type=int, default=None, metavar="MB",
                        help="builder workspace limit in MB (default: TensorRT's, the GPU's memory)")
     group.add_argument("--tf32", action="store_true",
-                       help="allow TF32 in FP32 layers (off by default so FP32 engines match the FP32 reference)")
+                       help="allow TF32 in FP32 layers of TensorRT engines and of torch on CUDA (off by default: FP32 means FP32)")
     group.add_argument("--trt-verbose", action="store_true", help="TensorRT's verbose builder log")
 
 
