@@ -299,7 +299,10 @@ def run(args) -> int:
             count = args.num_images if big else min(args.num_images, args.small_batch_images)
             if cached is not None:
                 bench.step(f"{cfg.label} cached", e2e_step, bench, cfg, spec, backend, "cached",
-                           subset(manifest, count), cached)
+                           subset(manifest, count), cached, 1)
+                if args.inflight > 1:
+                    bench.step(f"{cfg.label} cached inflight", e2e_step, bench, cfg, spec, backend, "cached",
+                               subset(manifest, count), cached)
             if big and args.device == "cuda":
                 bench.step(f"{cfg.label} jpeg-gpu-decode", e2e_step, bench, cfg, spec, backend, "jpeg-gpu",
                            subset(manifest, count), None)
@@ -371,7 +374,7 @@ def _compile_note(details: dict, backend) -> str:
     return f"setup {backend.setup_s:.1f} s"
 
 
-def e2e_step(bench: Bench, cfg: Config, spec, backend, kind: str, manifest, cached) -> None:
+def e2e_step(bench: Bench, cfg: Config, spec, backend, kind: str, manifest, cached, inflight: int | None = None) -> None:
     from valsuite.data.cache import CachedDataset, cached_batches
     from valsuite.data.gpu_decode import GpuDecodeStage, encoded_loader
     from valsuite.data.loader import ManifestDataset, iterate_batches, make_loader
@@ -386,13 +389,16 @@ def e2e_step(bench: Bench, cfg: Config, spec, backend, kind: str, manifest, cach
         batches, stage = encoded_loader(manifest, pp, cfg.batch, args.workers), GpuDecodeStage(pp)
     else:
         batches = iterate_batches(make_loader(ManifestDataset(manifest, pp), cfg.batch, args.workers, pin_memory=cuda))
-    result = run_validation(backend, batches, len(manifest), pp, cfg.batch, progress=False, stage=stage)
+    inflight = args.inflight if inflight is None else inflight
+    result = run_validation(backend, batches, len(manifest), pp, cfg.batch, progress=False, stage=stage,
+                            inflight=inflight)
+    step = f"e2e {kind}" + (f" inflight{inflight}" if inflight > 1 else "")
     s = result.summary()
     extra = {"decode": stage.describe()} if stage is not None else {}
-    bench.rows.append(Row(cfg.label, f"e2e {kind}", len(manifest), result.e2e_throughput(),
+    bench.rows.append(Row(cfg.label, step, len(manifest), result.e2e_throughput(),
                           s["latency_all_ms"]["p50"], s["latency_all_ms"]["p99"], s["latency_model_ms"]["p50"],
                           s["latency_model_ms"]["p99"], note=s["pipeline_stage"], extra=extra))
-    bench.record(cfg, spec, backend, f"e2e-{kind}", result=result, extra=extra,
+    bench.record(cfg, spec, backend, step.replace(" ", "-"), result=result, extra=extra,
                  dataset=manifest.describe() | {"generated": True})
 
 
@@ -437,14 +443,19 @@ def targets(bench: Bench, configs: list[Config]) -> list[list]:
     mo, ca = _find(rows, eager, "model-only"), _find(rows, eager, "e2e cached")
     add(f"cached e2e / model-only ({eager})", ca.img_s / mo.img_s if ca and mo else None, ">= 0.9",
         bool(ca and mo and ca.img_s / mo.img_s >= 0.9))
-    for conf in (ind,):
-        m2, c2 = _find(rows, conf, "model-only"), _find(rows, conf, "e2e cached")
-        if m2 and c2:
-            add(f"cached e2e / model-only ({conf}, info)", c2.img_s / m2.img_s, ">= 0.9", c2.img_s / m2.img_s >= 0.9)
-    jp = _find(rows, eager, "e2e jpeg-gpu") or _find(rows, ind, "e2e jpeg-gpu")
+    for conf in (eager, ind):
+        m2 = _find(rows, conf, "model-only")
+        for c2 in (r for r in rows if r.config == conf and r.step.startswith("e2e cached") and r.img_s):
+            if m2 and (conf != eager or c2.step != "e2e cached"):
+                add(f"{c2.step} / model-only ({conf})", c2.img_s / m2.img_s, ">= 0.9", c2.img_s / m2.img_s >= 0.9)
+    jp = next((r for r in rows if r.step.startswith("e2e jpeg-gpu") and r.img_s and r.config in (eager, ind)), None)
     plain = next((r for r in rows if r.step.startswith("plain torchvision") and r.img_s), None)
     add(f"JPEG pass (GPU decode, {jp.config if jp else eager}) / plain torchvision",
         jp.img_s / plain.img_s if jp and plain else None, ">= 4", bool(jp and plain and jp.img_s / plain.img_s >= 4))
+    best_jpeg = max((r for r in rows if r.step.startswith("e2e jpeg") and r.img_s), key=lambda r: r.img_s, default=None)
+    add(f"best JPEG pass ({best_jpeg.config} {best_jpeg.step}) / plain torchvision" if best_jpeg else
+        "best JPEG pass / plain torchvision", best_jpeg.img_s / plain.img_s if best_jpeg and plain else None,
+        ">= 4", bool(best_jpeg and plain and best_jpeg.img_s / plain.img_s >= 4))
     mi = _find(rows, ind, "model-only")
     add(f"inductor / eager model-only ({prec} b{big})", mi.img_s / mo.img_s if mi and mo else None, ">= 1.6",
         bool(mi and mo and mi.img_s / mo.img_s >= 1.6))
@@ -500,6 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help="backend:precision:batch[:graph],... (default: %(default)s)")
     p.add_argument("--inductor-mode", choices=("jit", "aot"), default="jit")
     p.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    p.add_argument("--inflight", type=int, default=2,
+                   help="batches in flight for the end-to-end passes (the cached pass also runs with 1)")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run of the script")
     p.add_argument("--baseline-images", type=int, default=8000,
                    help="images for the CPU-decode and plain torchvision passes (default: %(default)s)")

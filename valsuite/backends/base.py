@@ -103,6 +103,20 @@ class Backend(ABC):
         self._check_input(batch)
         return self._infer(batch)
 
+    def submit(self, batch):
+        """Start inference and return at once where the engine allows it: `.wait()` on the result
+        gives what infer() gives. The validation loop keeps up to --inflight batches submitted, so
+        the host prepares batch i+1 while the GPU computes batch i. Default: synchronous."""
+        if not self.active:
+            raise RuntimeError(f"{self.name} backend used before activate()")
+        self._check_input(batch)
+        return self._submit(batch)
+
+    def _submit(self, batch):
+        from valsuite.backends.cuda_launch import Finished
+
+        return Finished(self._infer(batch))
+
     def _check_input(self, batch) -> None:
         shape = tuple(batch.shape)
         if len(shape) != 4 or shape[0] < 1 or shape[1:] != tuple(self.spec.input_shape):

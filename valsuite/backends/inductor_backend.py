@@ -191,20 +191,23 @@ class InductorBackend(Backend):
             return self._infer_cuda(batch)
 
     def _infer_cuda(self, batch):
+        return self._launch(batch).wait()
+
+    def _submit(self, batch):
+        if self.device != "cuda" or self.graph is not None:
+            return super()._submit(batch)
+        return self._launch(batch)
+
+    def _launch(self, batch):
         import torch
 
-        n = int(batch.shape[0])
-        x = batch.to("cuda", non_blocking=True)
-        self.stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(self.stream):
-            x = self._pad(x.to(dtype=self.dtype, memory_format=torch.channels_last))
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            out = self.fn(x)
-            end.record()
-            host = out[:n].float().to("cpu")
-        end.synchronize()
-        return host, start.elapsed_time(end)
+        from valsuite.backends.cuda_launch import launch
+
+        def prepare(x):
+            return self._pad(x.to(dtype=self.dtype, memory_format=torch.channels_last))
+
+        return launch(prepare, self.fn, batch.to("cuda", non_blocking=True), self.stream,
+                      rows=int(batch.shape[0]))
 
     def _pad(self, x):
         """Static compile: a smaller batch is padded with zeros to the compiled size (no recompile)."""

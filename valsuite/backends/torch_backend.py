@@ -77,21 +77,24 @@ class TorchBackend(Backend):
             return self._infer_cuda(batch)
 
     def _infer_cuda(self, batch):
-        import torch
-
         if self.graph is not None:
             return self.graph.infer(batch, self.stream)
-        x = batch.to("cuda", non_blocking=True)
-        self.stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(self.stream):
-            x = x.to(dtype=self.dtype, memory_format=torch.channels_last)
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            out = self.module(x)
-            end.record()
-            host = out.float().to("cpu", non_blocking=False)
-        end.synchronize()
-        return host, start.elapsed_time(end)
+        return self._launch(batch).wait()
+
+    def _submit(self, batch):
+        if self.device != "cuda" or self.graph is not None:
+            return super()._submit(batch)
+        return self._launch(batch)
+
+    def _launch(self, batch):
+        import torch
+
+        from valsuite.backends.cuda_launch import launch
+
+        def prepare(x):
+            return x.to(dtype=self.dtype, memory_format=torch.channels_last)
+
+        return launch(prepare, self.module, batch.to("cuda", non_blocking=True), self.stream)
 
     def info(self) -> BackendInfo:
         size = self.nbytes / 2**20

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
     run.add_argument("--batch_size", "--batch-size", type=int, default=32)
     run.add_argument("--workers", type=int, default=2, help="data loader worker processes (default: %(default)s)")
+    run.add_argument("--inflight", type=int, default=1,
+                     help="batches submitted before the oldest is collected (CUDA torch/inductor): 2 keeps "
+                          "the GPU busy between batches; Latency-all then includes queueing (default: 1)")
     run.add_argument("--warmup", type=int, default=None,
                      help="warm-up batches left out of latency (default: 10%% of batches, at least 1)")
     data = parser.add_argument_group("data")
@@ -117,7 +120,8 @@ def validate(args, plugins) -> int:
         RunConfig(network=args.network, backend=b, precision=p, device=device_for(b, args), batch_size=args.batch_size,
                   weights=args.weights, random_weights=args.random_weights, dataset=dataset,
                   num_samples=args.num_samples, seed=args.seed, workers=args.workers,
-                  warmup_batches=args.warmup, weights_dir=args.weights_dir, progress=not args.no_progress)
+                  warmup_batches=args.warmup, weights_dir=args.weights_dir, progress=not args.no_progress,
+                  inflight=args.inflight)
         for b, p in itertools.product(_backends(args), split_list(args.precision) or ["fp32"])
     ]
     records = run_configs(configs, args, plugins, skip_unsupported=False)

@@ -40,6 +40,7 @@ class RunConfig:
     exclude: frozenset = frozenset()     # relpaths never evaluated (calibration images)
     exclude_reason: str | None = None
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
+    inflight: int = 1                    # batches submitted before the oldest is collected
     decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
 
 
@@ -85,7 +86,8 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     try:
         batches, stage = make_pipeline(cfg, spec, dataset)
         result = run_validation(backend, batches, len(dataset), spec.preprocess,
-                                cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage)
+                                cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
+                                inflight=cfg.inflight)
         info = backend.info()
         if stage is not None and hasattr(stage, "describe"):
             dataset_facts = dataset_facts | {"decode_details": stage.describe()}
@@ -151,7 +153,7 @@ def make_record(cfg: RunConfig, spec: ModelSpec, backend, info, result: Validati
         device=cfg.device, batch_size=cfg.batch_size, input=input_kind,
         **result.summary(),
         model_size_mb=info.model_size_mb, num_layers=info.num_layers, num_params=info.num_params,
-        artifact=info.artifact, backend_details=info.details, setup_s=setup_s, workers=cfg.workers,
+        artifact=info.artifact, backend_details=info.details, setup_s=setup_s, workers=cfg.workers, inflight=cfg.inflight,
         dataset=dataset_facts, preprocess=spec.preprocess.describe(), published=spec.published,
         weights_source=spec.source, environment=environment(), **extra,
     )

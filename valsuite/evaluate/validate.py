@@ -100,15 +100,21 @@ def _score(result: ValidationResult, outputs, labels) -> None:
 
 def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_size: int,
                    warmup_batches: int | None = None, progress: bool = True,
-                   stage=None) -> ValidationResult:
+                   stage=None, inflight: int = 1) -> ValidationResult:
     """Evaluate `backend` on `batches` (iterable of loader.Batch) holding `num_expected` images.
 
     `stage` turns batches into staged batches on the device (stages.py); by default a serial copy
-    on the CPU and an overlapped copy stream on CUDA.
+    on the CPU and an overlapped copy stream on CUDA. `inflight` > 1 keeps that many batches
+    submitted before the oldest is collected, so the GPU never waits for the host between batches;
+    each batch's Latency-all then includes its wait behind the batches ahead of it.
     """
+    from collections import deque
+
     from valsuite.evaluate.stages import default_stage, model_input
 
     require_nonempty(num_expected, "the image set")
+    if inflight < 1:
+        raise ValsuiteError(f"--inflight must be at least 1, got {inflight}")
     num_batches = math.ceil(num_expected / batch_size)
     warmup = default_warmup(num_batches) if warmup_batches is None else min(warmup_batches, num_batches)
     device = backend.input_device
@@ -116,33 +122,45 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
     result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name)
     _prewarm(backend, pp, min(batch_size, num_expected), device)
     bar = _progress(num_expected, backend, progress)
-    start_wall = timed_from = time.perf_counter()
+    clock = {"start": time.perf_counter()}
+    clock["timed_from"] = clock["start"]
+    pending: deque = deque()
     for number, staged in enumerate(stage(batches)):
         staged.ready()                       # CUDA: the copy ran during the previous batch
         start = time.perf_counter()
-        x = model_input(staged.device_images(), pp, device)
-        outputs, model_ms = backend.infer(x)
-        outputs = outputs.to("cpu")
-        elapsed_ms = (time.perf_counter() - start) * 1e3 + staged.pre_ms
-        batch = staged.batch
-        if number >= warmup:
-            result.latency_all_ms.append(elapsed_ms)
-            result.latency_model_ms.append(model_ms)
-            result.timed_images += len(batch)
-        _score(result, outputs.float(), batch.labels)
-        result.indices.extend(batch.indices.tolist())
-        result.num_images += len(batch)
-        if number + 1 == warmup:
-            timed_from = time.perf_counter()
-        if bar is not None:
-            bar.update(len(batch))
+        if number == warmup:
+            clock["timed_from"] = start      # conservative: the first timed batch's own start
+        submitted = backend.submit(model_input(staged.device_images(), pp, device))
+        pending.append((number, staged, start, submitted))
+        if len(pending) >= inflight:
+            _collect(result, pending.popleft(), warmup, clock, bar)
+    while pending:
+        _collect(result, pending.popleft(), warmup, clock, bar)
     end_wall = time.perf_counter()
-    result.wall_s = end_wall - start_wall
-    result.timed_wall_s = end_wall - timed_from if result.timed_images else 0.0
+    result.wall_s = end_wall - clock["start"]
+    result.timed_wall_s = end_wall - clock["timed_from"] if result.timed_images else 0.0
     if bar is not None:
         bar.close()
     _check_accounting(result, num_expected)
     return result
+
+
+def _collect(result: ValidationResult, item, warmup: int, clock: dict, bar) -> None:
+    """Wait for one submitted batch, time it (Latency-all ends at host outputs) and score it."""
+    number, staged, start, submitted = item
+    outputs, model_ms = submitted.wait()
+    outputs = outputs.to("cpu")
+    elapsed_ms = (time.perf_counter() - start) * 1e3 + staged.pre_ms
+    batch = staged.batch
+    if number >= warmup:
+        result.latency_all_ms.append(elapsed_ms)
+        result.latency_model_ms.append(model_ms)
+        result.timed_images += len(batch)
+    _score(result, outputs.float(), batch.labels)
+    result.indices.extend(batch.indices.tolist())
+    result.num_images += len(batch)
+    if bar is not None:
+        bar.update(len(batch))
 
 
 def _prewarm(backend, pp: Preprocess, batch_size: int, device: str) -> None:
