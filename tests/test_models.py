@@ -102,3 +102,18 @@ def test_yolo_from_yaml_when_ultralytics_is_installed():
     out = spec.build()(torch.rand(2, 3, 224, 224))
     assert out.shape == (2, 1000)
     assert torch.allclose(out.sum(1), torch.ones(2), atol=1e-4)  # the head returns probabilities
+
+
+def test_importing_ultralytics_leaves_pil_open_alone(tmp_path):
+    """An unreadable image stays a ValsuiteError naming it after a YOLO model was built."""
+    pytest.importorskip("ultralytics", reason="ultralytics is an optional extra")
+    from PIL import Image
+
+    from valsuite.data.preprocess import load_rgb
+
+    resolve("yolov8n-cls", random_weights=True).build()
+    assert Image.open.__module__ == "PIL.Image"
+    bad = tmp_path / "bad.JPEG"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(ValsuiteError, match="bad.JPEG"):
+        load_rgb(bad)

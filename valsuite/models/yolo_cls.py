@@ -28,13 +28,31 @@ def preprocess_for(size: int = 224) -> Preprocess:
 
 
 def _ultralytics():
+    from PIL import Image
+
+    original_open = Image.open
     try:
         import ultralytics  # noqa: F401
         from ultralytics.nn.tasks import ClassificationModel
     except ImportError as exc:
         raise ValsuiteError("YOLOv8-cls needs the optional package ultralytics",
                             hint="pip install 'valsuite[yolo]' (or pip install ultralytics)") from exc
+    finally:
+        _undo_pil_patch(original_open)
     return ClassificationModel
+
+
+def _undo_pil_patch(original_open) -> None:
+    """ultralytics replaces PIL.Image.open process-wide with a version that pip-installs a HEIF
+    plugin when a file is unidentified. Here an unreadable image must stop the run naming the
+    file, never install packages: put Pillow's own function back."""
+    from PIL import Image
+
+    try:
+        from ultralytics.utils import patches
+    except ImportError:
+        patches = None
+    Image.open = getattr(patches, "_image_open", None) or original_open
 
 
 def _wrap(model):
