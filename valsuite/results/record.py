@@ -18,6 +18,8 @@ from valsuite.fileio import atomic_write_json, read_json
 SCHEMA_VERSION = 1
 RESULTS_DIR = Path("outputs") / "results"
 KINDS = ("validation", "benchmark", "compare", "failure")
+# files written beside a record that are not records themselves (compare's list of changed images)
+COMPANION_SUFFIXES = ("_top1_changed.json",)
 
 # keys every validation/benchmark record has (None where a value does not apply, e.g. prec1 on
 # synthetic input); compare and failure records have their own extra keys.
@@ -98,5 +100,6 @@ def load_records(results_dir: str | Path = RESULTS_DIR) -> list[dict]:
     folder = Path(results_dir)
     if not folder.is_dir():
         return []
-    records = [read_record(p) for p in sorted(folder.rglob("*.json"))]
+    paths = [p for p in sorted(folder.rglob("*.json")) if not p.name.endswith(COMPANION_SUFFIXES)]
+    records = [read_record(p) for p in paths]
     return sorted(records, key=lambda r: (r.get("created_utc", ""), r.get("run_id", "")))
