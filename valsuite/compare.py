@@ -248,17 +248,9 @@ def image_batches(manifest, pp, batch_size: int, workers: int):
 
 
 def _manifest(cfg: CompareConfig):
-    from valsuite.data.manifest import scan_dataset
+    from valsuite.evaluate.runner import evaluation_manifest
 
-    manifest = scan_dataset(cfg.dataset)
-    facts = {}
-    if cfg.exclude:
-        before = len(manifest)
-        manifest = manifest.without(set(cfg.exclude))
-        facts = {"excluded_images": before - len(manifest), "excluded_reason": cfg.exclude_reason}
-        if len(manifest) == 0:
-            raise ValsuiteError(f"every image of {cfg.dataset} was excluded ({cfg.exclude_reason})")
-    return manifest, manifest.describe() | facts
+    return evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
 
 
 # -- running ------------------------------------------------------------------------------------

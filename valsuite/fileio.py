@@ -68,6 +68,14 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise ValsuiteError(f"{what} is corrupt: {path}: {exc}") from exc
 
 
+def changed_field(recorded: dict, wanted: dict) -> str | None:
+    """'<field> changed' for the first field of `wanted` a cached artifact's key disagrees on, else None."""
+    for field, value in wanted.items():
+        if recorded.get(field) != value:
+            return f"{field} changed"
+    return None
+
+
 def sidecar_path(artifact: str | os.PathLike) -> Path:
     """Every cached artifact X has its facts in X.json beside it."""
     return Path(f"{os.fspath(artifact)}.json")

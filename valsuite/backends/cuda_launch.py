@@ -50,3 +50,13 @@ class Finished:
 
     def wait(self):
         return self._result
+
+
+class LaunchesOnCuda:
+    """Mixin for the torch backends: on CUDA without a captured graph, submit() returns at once
+    (the class provides `_launch(batch) -> PendingCuda`); otherwise the synchronous default."""
+
+    def _submit(self, batch):
+        if self.device != "cuda" or self.graph is not None:
+            return super()._submit(batch)
+        return self._launch(batch)

@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 from valsuite.backends.base import Backend, BackendInfo
+from valsuite.backends.cuda_launch import LaunchesOnCuda
 from valsuite.backends.torch_backend import CudaGraphRunner, _require_cuda, count_torch
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sha256_file, write_sidecar
+from valsuite.fileio import changed_field, read_sidecar, sha256_file, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ AOT_FORMAT = 1
 MODES = ("jit", "aot")
 
 
-class InductorBackend(Backend):
+class InductorBackend(LaunchesOnCuda, Backend):
     name = "inductor"
     precisions = ("fp32", "fp16", "bf16")
     devices = ("cpu", "cuda")
@@ -193,11 +194,6 @@ class InductorBackend(Backend):
     def _infer_cuda(self, batch):
         return self._launch(batch).wait()
 
-    def _submit(self, batch):
-        if self.device != "cuda" or self.graph is not None:
-            return super()._submit(batch)
-        return self._launch(batch)
-
     def _launch(self, batch):
         import torch
 
@@ -272,10 +268,9 @@ def _package_stale(path: Path, sidecar: dict | None, key: dict) -> str | None:
         return "missing"
     if sidecar is None:
         return "no sidecar"
-    old = sidecar.get("key", {})
-    for field in key:
-        if old.get(field) != key[field]:
-            return f"{field} changed"
+    changed = changed_field(sidecar.get("key", {}), key)
+    if changed:
+        return changed
     if sidecar.get("sha256") != sha256_file(path):
         return "package bytes differ from the sidecar's sha256"
     return None

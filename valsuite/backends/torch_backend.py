@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from valsuite.backends.base import Backend, BackendInfo
+from valsuite.backends.cuda_launch import LaunchesOnCuda
 from valsuite.errors import ValsuiteError
 
 
@@ -24,7 +25,7 @@ def count_torch(module) -> tuple[int, int, int]:
     return leaves, params, nbytes
 
 
-class TorchBackend(Backend):
+class TorchBackend(LaunchesOnCuda, Backend):
     name = "torch"
     precisions = ("fp32", "fp16", "bf16")
     devices = ("cpu", "cuda")
@@ -80,11 +81,6 @@ class TorchBackend(Backend):
         if self.graph is not None:
             return self.graph.infer(batch, self.stream)
         return self._launch(batch).wait()
-
-    def _submit(self, batch):
-        if self.device != "cuda" or self.graph is not None:
-            return super()._submit(batch)
-        return self._launch(batch)
 
     def _launch(self, batch):
         import torch

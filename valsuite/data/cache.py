@@ -22,7 +22,7 @@ import numpy as np
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sha256_json, sidecar_path, write_sidecar
+from valsuite.fileio import changed_field, read_sidecar, sha256_json, sidecar_path, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,9 @@ def _stale_reason(path: Path, sidecar: dict | None, key: dict, pp: Preprocess) -
         return "missing"
     if sidecar is None:
         return "no sidecar"
-    old = sidecar.get("key", {})
-    for field in key:
-        if old.get(field) != key[field]:
-            return f"{field} changed"
+    changed = changed_field(sidecar.get("key", {}), key)
+    if changed:
+        return changed
     try:
         array = np.load(path, mmap_mode="r")
     except (ValueError, OSError) as exc:

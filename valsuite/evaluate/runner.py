@@ -62,15 +62,21 @@ def _images(cfg: RunConfig, spec: ModelSpec):
             raise ValsuiteError(f"--num-samples must be at least 1, got {cfg.num_samples}")
         data = SyntheticDataset(cfg.num_samples, spec.preprocess, cfg.seed)
         return data, None, {"path": None, "synthetic": True, "num_images": cfg.num_samples, "seed": cfg.seed}
-    manifest = scan_dataset(cfg.dataset)
+    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
+    return ManifestDataset(manifest, spec.preprocess), manifest, facts
+
+
+def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None) -> tuple[Manifest, dict]:
+    """The images a run evaluates (calibration images excluded) and the dataset facts for its record."""
+    manifest = scan_dataset(dataset)
     facts = {}
-    if cfg.exclude:
+    if exclude:
         before = len(manifest)
-        manifest = manifest.without(set(cfg.exclude))
-        facts = {"excluded_images": before - len(manifest), "excluded_reason": cfg.exclude_reason}
+        manifest = manifest.without(set(exclude))
+        facts = {"excluded_images": before - len(manifest), "excluded_reason": reason}
         if len(manifest) == 0:
-            raise ValsuiteError(f"every image of {cfg.dataset} was excluded ({cfg.exclude_reason})")
-    return ManifestDataset(manifest, spec.preprocess), manifest, manifest.describe() | facts
+            raise ValsuiteError(f"every image of {dataset} was excluded ({reason})")
+    return manifest, manifest.describe() | facts
 
 
 def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:

@@ -16,7 +16,7 @@ import numpy as np
 
 from valsuite import __version__
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sha256_file, write_sidecar
+from valsuite.fileio import changed_field, read_sidecar, sha256_file, write_sidecar
 from valsuite.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,9 @@ def stale_reason(onnx_path: Path, facts: dict) -> str | None:
     sidecar = read_sidecar(onnx_path)
     if sidecar is None:
         return "no readable sidecar"
-    for key, value in facts.items():
-        if sidecar.get(key) != value:
-            return f"{key} changed"
+    changed = changed_field(sidecar, facts)
+    if changed:
+        return changed
     if sidecar.get("sha256") != sha256_file(onnx_path):
         return "file content changed since export"
     return None
