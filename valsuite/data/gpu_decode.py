@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from valsuite.data.loader import ManifestDataset
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess, load_uint8
 from valsuite.errors import ValsuiteError
@@ -56,15 +57,9 @@ def gpu_decodable(data: bytes) -> bool:
     return False
 
 
-class EncodedDataset:
-    """Item: (bytes as uint8 array | None, CPU crop | None, label, index, error)."""
-
-    def __init__(self, manifest: Manifest, pp: Preprocess) -> None:
-        self.manifest = manifest
-        self.pp = pp
-
-    def __len__(self) -> int:
-        return len(self.manifest)
+class EncodedDataset(ManifestDataset):
+    """Item: (bytes as uint8 array | None, CPU crop | None, label, index, error): the file's bytes
+    when nvJPEG can decode it, else the CPU-decoded crop."""
 
     def __getitem__(self, index: int):
         entry = self.manifest.entries[index]
