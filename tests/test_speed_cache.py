@@ -73,7 +73,7 @@ def test_corrupt_sidecar_or_array_means_rebuild(tiny_dataset, tmp_path):
     cached = open_cache(tmp_path / "c", manifest, PP, workers=0, progress=False)
     sidecar_file = cached.path.with_name(cached.path.name + ".json")
     sidecar_file.write_text("{not json")
-    assert open_cache(tmp_path / "c", manifest, PP, workers=0, progress=False).info["rebuilt_because"] == "no sidecar"
+    assert open_cache(tmp_path / "c", manifest, PP, workers=0, progress=False).info["rebuilt_because"] == "no readable sidecar"
     facts = read_sidecar(cached.path)
     np.save(cached.path, np.zeros((3, 3, 32, 32), np.uint8))       # wrong shape, sidecar intact
     write_sidecar(cached.path, facts)

@@ -46,7 +46,7 @@ def test_stale_package_detection(tmp_path):
     key = {"torch": "2.x", "params_sha256": "aa", "precision": "fp32"}
     assert _package_stale(package, None, key) == "missing"
     package.write_bytes(b"package")
-    assert _package_stale(package, None, key) == "no sidecar"
+    assert _package_stale(package, None, key) == "no readable sidecar"
     facts = {"key": key, "sha256": sha256_file(package)}
     assert _package_stale(package, facts, key) is None
     assert _package_stale(package, facts, key | {"params_sha256": "bb"}) == "params_sha256 changed"

@@ -68,8 +68,16 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise ValsuiteError(f"{what} is corrupt: {path}: {exc}") from exc
 
 
-def changed_field(recorded: dict, wanted: dict) -> str | None:
-    """'<field> changed' for the first field of `wanted` a cached artifact's key disagrees on, else None."""
+def sidecar_stale_reason(path: str | os.PathLike, sidecar: dict | None, wanted: dict,
+                         key_field: str | None = None) -> str | None:
+    """The checks every cached artifact shares: the file exists, its sidecar was readable, and the
+    key it recorded (the sidecar itself, or sidecar[key_field]) equals `wanted`. Returns why not
+    ('missing', 'no readable sidecar', '<first differing field> changed') or None."""
+    if not Path(path).is_file():
+        return "missing"
+    if sidecar is None:
+        return "no readable sidecar"
+    recorded = sidecar if key_field is None else sidecar.get(key_field, {})
     for field, value in wanted.items():
         if recorded.get(field) != value:
             return f"{field} changed"

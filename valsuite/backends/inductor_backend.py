@@ -28,7 +28,7 @@ from valsuite.backends.base import Backend, BackendInfo
 from valsuite.backends.cuda_launch import LaunchesOnCuda
 from valsuite.backends.torch_backend import CudaGraphRunner, _require_cuda, count_torch
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import changed_field, read_sidecar, sha256_file, write_sidecar
+from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_file, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -264,13 +264,9 @@ def _params_sha256(module) -> str:
 
 
 def _package_stale(path: Path, sidecar: dict | None, key: dict) -> str | None:
-    if not path.exists():
-        return "missing"
-    if sidecar is None:
-        return "no sidecar"
-    changed = changed_field(sidecar.get("key", {}), key)
-    if changed:
-        return changed
+    reason = sidecar_stale_reason(path, sidecar, key, key_field="key")
+    if reason:
+        return reason
     if sidecar.get("sha256") != sha256_file(path):
         return "package bytes differ from the sidecar's sha256"
     return None

@@ -22,7 +22,7 @@ import numpy as np
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import changed_field, read_sidecar, sha256_json, sidecar_path, write_sidecar
+from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_json, sidecar_path, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +106,9 @@ def open_cache(cache_dir: str | Path, manifest: Manifest, pp: Preprocess, worker
 
 def _stale_reason(path: Path, sidecar: dict | None, key: dict, pp: Preprocess) -> str | None:
     """None when the cache can be used as is; else why not (for the one log line)."""
-    if not path.exists():
-        return "missing"
-    if sidecar is None:
-        return "no sidecar"
-    changed = changed_field(sidecar.get("key", {}), key)
-    if changed:
-        return changed
+    reason = sidecar_stale_reason(path, sidecar, key, key_field="key")
+    if reason:
+        return reason
     try:
         array = np.load(path, mmap_mode="r")
     except (ValueError, OSError) as exc:

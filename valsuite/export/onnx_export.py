@@ -16,7 +16,7 @@ import numpy as np
 
 from valsuite import __version__
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import changed_field, read_sidecar, sha256_file, write_sidecar
+from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_file, write_sidecar
 from valsuite.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -74,14 +74,10 @@ def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int) -> d
 
 def stale_reason(onnx_path: Path, facts: dict) -> str | None:
     """Why the cached ONNX cannot be reused, or None when it can."""
-    if not onnx_path.is_file():
-        return "missing"
     sidecar = read_sidecar(onnx_path)
-    if sidecar is None:
-        return "no readable sidecar"
-    changed = changed_field(sidecar, facts)
-    if changed:
-        return changed
+    reason = sidecar_stale_reason(onnx_path, sidecar, facts)
+    if reason:
+        return reason
     if sidecar.get("sha256") != sha256_file(onnx_path):
         return "file content changed since export"
     return None

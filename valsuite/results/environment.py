@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-import sys
 
 _PACKAGES = ("torch", "torchvision", "onnx", "onnxruntime", "numpy", "pillow", "tensorrt", "ultralytics")
 
@@ -64,7 +63,3 @@ def environment() -> dict:
     env.update(gpu_facts())
     env["machine"] = env.get("gpu") or env["cpu"]
     return env
-
-
-def python_executable() -> str:
-    return sys.executable
