@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from valsuite.errors import ValsuiteError
+from valsuite.heads.kinds import HeadSpec
 from valsuite.models.spec import ModelSpec
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -29,6 +30,7 @@ class BackendOptions:
     max_batch: int | None = None       # largest batch the artifact must accept
     artifact: Path | None = None       # a user-given ONNX/engine/package path
     cuda_graph: bool = False
+    head: HeadSpec | None = None       # output head (valsuite/heads); None: the logits as exported
     extra: dict = field(default_factory=dict)
 
 
@@ -97,7 +99,8 @@ class Backend(ABC):
         return self.device
 
     def infer(self, batch):
-        """float NCHW batch -> (host float32 outputs (N, classes), model-only milliseconds)."""
+        """float NCHW batch -> (host outputs, model-only milliseconds): (N, classes) float32 logits,
+        or what options.head returns (valsuite/heads/outputs.py)."""
         if not self.active:
             raise RuntimeError(f"{self.name} backend used before activate()")
         self._check_input(batch)

@@ -76,7 +76,9 @@ class InductorBackend(LaunchesOnCuda, Backend):
         self.layers, self.params, self.nbytes = count_torch(module)
         params_sha = _params_sha256(module) if self.mode == "aot" else None
         module = module.to(device=self.device, dtype=self.dtype, memory_format=torch.channels_last)
-        net = _FloatOutput(module).eval()
+        from valsuite.heads.torch_heads import wrap_head
+
+        net = _FloatOutput(wrap_head(module, self.options.head)).eval()   # the head is compiled in
         self.stream = torch.cuda.Stream() if self.device == "cuda" else None
         if self.mode == "jit":
             self.fn, self.static_batch = self._compile_jit(net), self.options.batch_size
@@ -134,18 +136,22 @@ class InductorBackend(LaunchesOnCuda, Backend):
         return runner
 
     def package_path(self) -> Path:
-        return Path(self.options.weights_dir) / f"{self.spec.artifact_stem}_{self.precision}_{self.device}.pt2"
+        head = self.options.head
+        tag = "" if head is None or head.is_identity else f"_{head.tag}"
+        return Path(self.options.weights_dir) / f"{self.spec.artifact_stem}{tag}_{self.precision}_{self.device}.pt2"
 
     def _aot_key(self, params_sha: str) -> dict:
         import torch
 
+        head = self.options.head
         gpu = None
         if self.device == "cuda":
             gpu = f"{torch.cuda.get_device_name()} sm{''.join(map(str, torch.cuda.get_device_capability()))}"
         return {"format": AOT_FORMAT, "torch": torch.__version__, "gpu": gpu, "precision": self.precision,
                 "device": self.device, "params_sha256": params_sha, "network": self.spec.network,
                 "weights": self.spec.weights_id, "input_shape": list(self.spec.input_shape),
-                "max_batch": AOT_MAX_BATCH, "channels_last": True}
+                "max_batch": AOT_MAX_BATCH, "channels_last": True,
+                "head": None if head is None or head.is_identity else head.describe()}
 
     def _build_package(self, net, path: Path, key: dict) -> float:
         import torch

@@ -31,9 +31,18 @@ def model_onnx(spec, precision: str, options) -> Path:
         path = Path(options.artifact)
         if not path.is_file():
             raise ValsuiteError(f"ONNX file not found: {path}")
-        return path
+        return with_head(path, options)
     fp32 = export_onnx(spec, options.weights_dir)
-    return precision_onnx(spec, precision, fp32, options)
+    return with_head(precision_onnx(spec, precision, fp32, options), options)
+
+
+def with_head(path: Path, options) -> Path:
+    """The head edit on top of the precision variant (the head never sees calibration)."""
+    if options.head is None or options.head.is_identity:
+        return path
+    from valsuite.heads.onnx_heads import ensure_head_onnx
+
+    return ensure_head_onnx(path, options.head)
 
 
 class OnnxRuntimeBackend(Backend):
@@ -82,6 +91,7 @@ class OnnxRuntimeBackend(Backend):
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name
         self.input_is_fp16 = inputs[0].type == "tensor(float16)"
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
     def _deactivate(self) -> None:
         self.session = None
@@ -92,9 +102,16 @@ class OnnxRuntimeBackend(Backend):
         x = batch.detach().to("cpu").numpy()
         x = x.astype(np.float16 if self.input_is_fp16 else np.float32, copy=False)
         start = time.perf_counter()
-        out = self.session.run(None, {self.input_name: x})[0]
+        outs = self.session.run(None, {self.input_name: x})
         model_ms = (time.perf_counter() - start) * 1e3
-        return torch.from_numpy(np.asarray(out, dtype=np.float32)), model_ms
+        head = self.options.head
+        if head is None or (head.task == "classification" and head.is_identity):
+            return torch.from_numpy(np.asarray(outs[0], dtype=np.float32)), model_ms
+        if head.task == "segmentation":
+            return torch.from_numpy(outs[0]), model_ms   # logits, labels or scores as they come
+        from valsuite.heads.outputs import classifier_output
+
+        return classifier_output(dict(zip(self.output_names, outs)), head), model_ms
 
     def info(self) -> BackendInfo:
         from valsuite.fileio import read_sidecar

@@ -49,8 +49,11 @@ class TorchBackend(LaunchesOnCuda, Backend):
         import torch
 
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
+        from valsuite.heads.torch_heads import wrap_head
+
         module = self.spec.build()
         self.layers, self.params, self.nbytes = count_torch(module)
+        module = wrap_head(module, self.options.head)   # the head runs on the device, inside Latency-model
         # channels-last: the layout oneDNN and cuDNN convolutions are fastest in (2x on this CPU)
         module = module.to(memory_format=torch.channels_last)
         if self.device == "cuda":

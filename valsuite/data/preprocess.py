@@ -32,6 +32,8 @@ class Preprocess:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     name: str = field(default="imagenet", compare=False)
+    # segmentation: resize the whole image to exactly (height, width), no crop (the model sees all of it)
+    resize_to: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.interpolation not in _INTERPOLATIONS:
@@ -44,10 +46,16 @@ class Preprocess:
         facts = asdict(self)
         facts["mean"] = list(self.mean)
         facts["std"] = list(self.std)
+        if self.resize_to is None:
+            facts.pop("resize_to")  # classifier presets keep the facts (and cache keys) they had
+        else:
+            facts["resize_to"] = list(self.resize_to)
         return facts
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        if self.resize_to is not None:
+            return (3, *self.resize_to)
         return (3, self.crop_size, self.crop_size)
 
 
@@ -64,7 +72,11 @@ def load_rgb(path: str | Path) -> Image.Image:
 
 
 def resize_crop(img: Image.Image, pp: Preprocess) -> Image.Image:
-    """torchvision's Resize(int) + CenterCrop, on PIL (antialiased, as torchvision does for PIL)."""
+    """torchvision's Resize(int) + CenterCrop, on PIL (antialiased, as torchvision does for PIL);
+    with `resize_to`, a resize to exactly that (height, width)."""
+    if pp.resize_to is not None:
+        height, width = pp.resize_to
+        return img if img.size == (width, height) else img.resize((width, height), _INTERPOLATIONS[pp.interpolation])
     width, height = img.size
     short, long_ = (width, height) if width <= height else (height, width)
     new_short = pp.resize_size

@@ -12,6 +12,7 @@ from valsuite.data.loader import ManifestDataset, SyntheticDataset, iterate_batc
 from valsuite.data.manifest import Manifest, scan_dataset
 from valsuite.errors import ValsuiteError
 from valsuite.evaluate.validate import ValidationResult, run_validation
+from valsuite.heads.kinds import HeadSpec
 from valsuite.models import resolve
 from valsuite.models.spec import ModelSpec
 from valsuite.results.environment import environment
@@ -42,6 +43,7 @@ class RunConfig:
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
     inflight: int = 1                    # batches submitted before the oldest is collected
     decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
+    head: HeadSpec | None = None         # --head: output head made in the graph (None: logits)
 
 
 @dataclass
@@ -93,7 +95,7 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
         batches, stage = make_pipeline(cfg, spec, dataset)
         result = run_validation(backend, batches, len(dataset), spec.preprocess,
                                 cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
-                                inflight=cfg.inflight)
+                                inflight=cfg.inflight, head=cfg.head.name if cfg.head else "logits")
         info = backend.info()
         if stage is not None and hasattr(stage, "describe"):
             dataset_facts = dataset_facts | {"decode_details": stage.describe()}
@@ -108,7 +110,7 @@ def backend_options(cfg: RunConfig) -> BackendOptions:
     return BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
                           max_batch=cfg.batch_size, extra=dict(cfg.backend_options),
                           artifact=cfg.backend_options.get("artifact"),
-                          cuda_graph=bool(cfg.backend_options.get("cuda_graph", False)))
+                          cuda_graph=bool(cfg.backend_options.get("cuda_graph", False)), head=cfg.head)
 
 
 def prepare_images(cfg: RunConfig, spec: ModelSpec):

@@ -21,6 +21,7 @@ import numpy as np
 
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
+from valsuite.heads.kinds import PREC5_UNAVAILABLE
 from valsuite.results.record import latency_stats
 
 
@@ -47,6 +48,8 @@ class ValidationResult:
     wall_s: float = 0.0
     timed_wall_s: float = 0.0                           # wall time of the timed batches, loader waits included
     stage: str = "serial"                               # how batches reached the device (stages.py)
+    head: str = "logits"                                # output head (valsuite/heads)
+    ranks: int = 5                                      # classes the head ranks per image (argmax: 1)
 
     @property
     def prec1(self) -> float | None:
@@ -54,6 +57,9 @@ class ValidationResult:
 
     @property
     def prec5(self) -> float | None:
+        """None when the head returns fewer than 5 classes (argmax): never a made-up number."""
+        if self.ranks < 5:
+            return None
         return 100.0 * self.correct5 / self.labelled if self.labelled else None
 
     def throughput(self) -> float | None:
@@ -80,14 +86,15 @@ class ValidationResult:
             "warmup_batches": self.warmup_batches,
             "timed_batches": len(self.latency_all_ms),
             "num_batches": self.num_batches,
-        }
+            "head": self.head,
+        } | ({"prec5_note": PREC5_UNAVAILABLE} if self.ranks < 5 else {})
 
 
-def _score(result: ValidationResult, outputs, labels) -> None:
-    import torch
+def _score(result: ValidationResult, outputs, labels, head: str = "logits") -> None:
+    """Top-1/top-5 hits from the head's output: logits are ranked here, topk/argmax come ranked."""
+    from valsuite.heads.outputs import ranked_classes
 
-    k = min(5, outputs.shape[1])
-    top5 = torch.topk(outputs, k, dim=1).indices
+    top5 = ranked_classes(outputs, head)
     result.top1.extend(top5[:, 0].tolist())
     mask = labels >= 0
     if bool(mask.any()):
@@ -100,13 +107,14 @@ def _score(result: ValidationResult, outputs, labels) -> None:
 
 def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_size: int,
                    warmup_batches: int | None = None, progress: bool = True,
-                   stage=None, inflight: int = 1) -> ValidationResult:
+                   stage=None, inflight: int = 1, head: str = "logits") -> ValidationResult:
     """Evaluate `backend` on `batches` (iterable of loader.Batch) holding `num_expected` images.
 
     `stage` turns batches into staged batches on the device (stages.py); by default a serial copy
     on the CPU and an overlapped copy stream on CUDA. `inflight` > 1 keeps that many batches
     submitted before the oldest is collected, so the GPU never waits for the host between batches;
     each batch's Latency-all then includes its wait behind the batches ahead of it.
+    `head` names the backend's output head: its outputs are ranked classes, not logits.
     """
     from collections import deque
 
@@ -119,7 +127,8 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
     warmup = default_warmup(num_batches) if warmup_batches is None else min(warmup_batches, num_batches)
     device = backend.input_device
     stage = stage or default_stage(device)
-    result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name)
+    result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name, head=head,
+                              ranks=1 if head == "argmax" else 5)
     _prewarm(backend, pp, min(batch_size, num_expected), device)
     bar = _progress(num_expected, backend, progress)
     clock = {"start": time.perf_counter()}
@@ -156,7 +165,7 @@ def _collect(result: ValidationResult, item, warmup: int, clock: dict, bar) -> N
         result.latency_all_ms.append(elapsed_ms)
         result.latency_model_ms.append(model_ms)
         result.timed_images += len(batch)
-    _score(result, outputs.float(), batch.labels)
+    _score(result, outputs, batch.labels, result.head)
     result.indices.extend(batch.indices.tolist())
     result.num_images += len(batch)
     if bar is not None:

