@@ -87,7 +87,28 @@ def _build(network: str, aux: bool, state=None, path: Path | None = None):
         model.load_state_dict(state)
     if path is not None:
         model = load_checkpoint_into(model, path)
+    if state is None and path is None:
+        _estimate_batchnorm(model)
     return _segmentation_logits_class()(model.eval()).eval()
+
+
+def _estimate_batchnorm(model, images: int = 4, size: int = 256) -> None:
+    """Random weights: re-estimate BatchNorm statistics on seeded noise images. With the init's
+    running statistics (mean 0, variance 1) activations collapse and every pixel gets one class,
+    which would make agreement trivially 100%; with estimated ones the labels vary across pixels
+    (lraspp: all 21 classes on noise), so agreement measures something. Numerics only still."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand((images, 3, size, size), generator=generator) * 4.0 - 2.0   # about normalised range
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None                  # a plain average over the pass
+    model.train()
+    with torch.no_grad():
+        model(x)
+    model.eval()
 
 
 def _enum(network: str):
@@ -112,7 +133,7 @@ def resolve(network: str, weights: str | None, random_weights: bool,
     pp = segmentation_preprocess(size, f"torchvision:{entry}:resize-to")
     if random_weights:
         return SegmentationSpec(network, "random", pp, lambda: _build(network, False), num_classes=NUM_CLASSES,
-                                source="random init (seed 0): numerics only")
+                                source="random init (seed 0), BatchNorm statistics from seeded noise: numerics only")
     if weights and Path(weights).suffix in (".pth", ".pt"):
         path = Path(weights)
         if not path.is_file():

@@ -44,7 +44,9 @@ def slug(*parts: str) -> str:
 
 
 def label(record: dict) -> str:
-    return f"{record.get('backend')} {record.get('precision')} ({record.get('device')})"
+    head = record.get("head") or "logits"
+    suffix = "" if head == "logits" else f" [{head} head]"
+    return f"{record.get('backend')} {record.get('precision')} ({record.get('device')}){suffix}"
 
 
 def latency_size(num_batches: int) -> tuple[int, int]:
@@ -59,7 +61,8 @@ def _series_sets(records: list[dict]) -> dict[tuple, dict[tuple, list[dict]]]:
     for group in measurement_groups(records):
         for record in group.records:
             if record.get("kind") in MEASURED_KINDS:
-                key = (record.get("backend"), record.get("precision"), record.get("device"))
+                key = (record.get("backend"), record.get("precision"), record.get("device"),
+                       record.get("head") or "logits")
                 sets[(group.machine, group.network, group.weights, group.dataset)][key].append(record)
     return sets
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
+from valsuite.results.segmentation import is_segmentation, render_segmentation, segmentation_groups
 from valsuite.results.tables import MEASURED_KINDS, dataset_label, row_sort_key, seed_table
 
 UNKNOWN_MACHINE = "unknown machine"
@@ -51,10 +52,10 @@ def newest(records: list[dict]) -> list[dict]:
 
 
 def latest_per_row(records: list[dict]) -> list[dict]:
-    """One record per backend/precision/device: the newest run (a rerun replaces a failure)."""
+    """One record per backend/precision/device/head: the newest run (a rerun replaces a failure)."""
     rows: dict[tuple, dict] = {}
     for record in newest(records):
-        rows[(record.get("backend"), record.get("precision"), record.get("device"))] = record
+        rows[(record.get("backend"), record.get("precision"), record.get("device"), record.get("head") or "logits")] = record
     return sorted(rows.values(), key=row_sort_key)
 
 
@@ -62,7 +63,7 @@ def measurement_groups(records: list[dict]) -> list[Group]:
     """Validation, benchmark and failure records grouped per machine, network, dataset and batch size."""
     groups: dict[tuple, Group] = {}
     for record in records:
-        if record.get("kind") not in MEASURED_KINDS + ("failure",):
+        if record.get("kind") not in MEASURED_KINDS + ("failure",) or is_segmentation(record):
             continue
         group = Group(machine_of(record), str(record.get("network")), str(record.get("weights")),
                       dataset_id(record), record.get("batch_size"))
@@ -88,6 +89,9 @@ def group_title(group: Group) -> str:
 
 def render_group(group: Group) -> str:
     lines = [f"#### {group_title(group)}", "", seed_table(group.records)]
+    notes = sorted({r["prec5_note"] for r in group.records if r.get("prec5_note")})
+    if notes:
+        lines += ["", *(f"Prec@5 of the argmax head: {note}." for note in notes)]
     failures = [r for r in group.records if r.get("kind") == "failure"]
     if failures:
         lines.append("")
@@ -224,7 +228,9 @@ def render_section(records: list[dict], plots: list[tuple[str, str]] = ()) -> st
     """
     parts = [GENERATED_NOTE, ""]
     measured, parity = measurement_groups(records), parity_groups(records)
-    machines = sorted({g.machine for g in measured} | {key[0] for key, _, _ in parity})
+    segmentation = segmentation_groups(records, machine_of)
+    machines = sorted({g.machine for g in measured} | {key[0] for key, _, _ in parity}
+                      | {g.machine for g in segmentation})
     if not machines:
         parts.append("No run records yet: run `python main.py -v ...` or `python main.py --sweep ...` first.")
     for machine in machines:
@@ -236,6 +242,9 @@ def render_section(records: list[dict], plots: list[tuple[str, str]] = ()) -> st
         for key, record, cands in (p for p in parity if p[0][0] == machine):
             parts += [render_parity(key, record, cands), ""]
             runs.append(record)
+        for group in (g for g in segmentation if g.machine == machine):
+            parts += [render_segmentation(group), ""]
+            runs += group.records
         parts += [environment_footnote(runs), ""]
     if plots:
         parts += ["### Plots", ""]

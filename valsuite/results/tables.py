@@ -66,15 +66,21 @@ def order_key(name: str | None, known: tuple[str, ...]) -> tuple[int, str]:
     return (known.index(name), name) if name in known else (len(known), name)
 
 
+HEAD_ORDER = ("logits", "topk", "argmax")
+
+
 def row_sort_key(record: dict) -> tuple:
     return (order_key(record.get("backend"), BACKEND_ORDER), order_key(record.get("precision"), PRECISION_ORDER),
-            record.get("device") or "")
+            record.get("device") or "", order_key(record.get("head") or "logits", HEAD_ORDER))
 
 
 def row_label(record: dict) -> tuple[str, str, str]:
     """The seed called the torch FP32 row 'Vanilla'; other rows are engine + precision as recorded."""
     backend, precision = record.get("backend") or "?", record.get("precision") or "?"
     device = record.get("device") or "?"
+    head = record.get("head") or "logits"
+    if head != "logits":                 # an output-head row: same engine, another output
+        return (f"{backend} ({head} head)", precision, device)
     if backend == "torch" and precision == "fp32":
         return ("Vanilla (torch)", precision, device)
     return (backend, precision, device)
