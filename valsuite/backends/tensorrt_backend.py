@@ -47,6 +47,11 @@ class TensorRTBackend(Backend):
                     else "this machine has no CUDA GPU visible to torch; use --backend torch or onnxruntime")
             raise ValsuiteError(f"the tensorrt backend runs on an NVIDIA GPU only, not on {device}", hint=hint)
         super().__init__(spec, precision, device, options)
+        head = self.options.head
+        if head is not None and not head.is_identity:   # refused, never silently run as logits
+            raise ValsuiteError(f"the tensorrt backend runs the exported output only; head {head.name} is not "
+                                f"wired into it yet", hint="the head ONNX files build with TensorRT-RTX "
+                                "(tests/test_heads_trt_rtx.py); run heads with onnxruntime, torch or inductor")
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

@@ -119,7 +119,7 @@ def render_segmentation(group: SegGroup) -> str:
              "(their cell is the largest |score - max logit|)."
              + (f" Fused variants resize to {', '.join(f'{s:g}' for s in fuse)} x the input size." if fuse else "")]
     if str(group.weights) == "random":
-        notes.append("Random weights: the agreement numbers describe numerics only, not segmentation quality.")
+        notes += ["", "Random weights: the agreement numbers describe numerics only, not segmentation quality."]
     failures = [r for r in group.records if r.get("kind") == "failure"]
     lines = [title, "", segmentation_table(group), *notes]
     if failures:
