@@ -68,3 +68,19 @@ def check_head(name: str, task: str) -> str:
     if name not in heads:
         raise ValsuiteError(f"unknown {task} head {name!r}", hint=f"choose from {', '.join(heads)}")
     return name
+
+
+def check_size(size) -> tuple[int, int]:
+    """A segmentation input size (H, W), both at least 32."""
+    if len(size) != 2 or any(int(s) < 32 for s in size):
+        raise ValsuiteError(f"a segmentation input size is HxW with both at least 32, got {size}")
+    return int(size[0]), int(size[1])
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'384x576' -> (384, 576)."""
+    parts = text.strip().lower().replace("*", "x").split("x")
+    try:
+        return check_size(tuple(int(p) for p in parts))
+    except ValueError:
+        raise ValsuiteError(f"input size {text!r} is not HxW (e.g. 384x576)") from None

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from valsuite.data.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from valsuite.errors import ValsuiteError
+from valsuite.heads.kinds import check_size, parse_size  # noqa: F401  (parse_size: one place for HxW)
 from valsuite.models.spec import ModelSpec
 
 # network -> (torchvision builder, weights enum class, has an auxiliary classifier in its checkpoints)
@@ -153,18 +154,3 @@ def resolve(network: str, weights: str | None, random_weights: bool,
 
     return SegmentationSpec(network, entry.name, pp, build, published=_published(entry), num_classes=NUM_CLASSES,
                             source=f"torchvision {entry}")
-
-
-def check_size(size) -> tuple[int, int]:
-    if len(size) != 2 or any(int(s) < 32 for s in size):
-        raise ValsuiteError(f"a segmentation input size is HxW with both at least 32, got {size}")
-    return int(size[0]), int(size[1])
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'384x576' -> (384, 576)."""
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        return check_size(tuple(int(p) for p in parts))
-    except ValueError:
-        raise ValsuiteError(f"input size {text!r} is not HxW (e.g. 384x576)") from None

@@ -42,7 +42,7 @@ class StudyOptions:
     heads: tuple[str, ...] = tuple(SEGMENTATION_HEADS)
     backends: tuple[str, ...] = ("onnxruntime",)
     precisions: tuple[str, ...] = ("fp32", "fp16")
-    device: str = "cpu"
+    device: str | None = None       # None: each backend's preferred device here (cuda when it can)
     batch_size: int = 1
     num_images: int = 4              # images per configuration, each timed once
     warmup: int = 2                  # untimed passes over the first batch before timing
@@ -157,7 +157,7 @@ def unavailable(opts: StudyOptions, spec: SegmentationSpec, backend_name: str, p
     if not ok:
         return why
     try:
-        create_backend(backend_name, spec, precision, opts.device, _backend_options(opts, HeadSpec(
+        create_backend(backend_name, spec, precision, device_for(opts, backend_name), _backend_options(opts, HeadSpec(
             REFERENCE_HEAD, "segmentation", opts.fuse_scale)))
     except ValsuiteError as exc:
         return str(exc)
@@ -197,13 +197,14 @@ def run_config(opts: StudyOptions, spec: SegmentationSpec, images, data_facts: d
                precision: str, head: str, reference: Measured | None) -> tuple[dict, Measured | None]:
     """One record (a failure record when the configuration fails) and its measurement."""
     head_spec = HeadSpec(head, "segmentation", opts.fuse_scale)
+    device = device_for(opts, backend_name)
     common = dict(network=spec.network, weights=spec.weights_id, backend=backend_name,
-                  precision=precision, device=opts.device, batch_size=opts.batch_size,
+                  precision=precision, device=device, batch_size=opts.batch_size,
                   input_size=list(spec.input_hw), **head_spec.describe(),
                   head_number=list(SEGMENTATION_HEADS).index(head) + 1, dataset=data_facts,
                   environment=_environment())
     try:
-        backend = create_backend(backend_name, spec, precision, opts.device, _backend_options(opts, head_spec))
+        backend = create_backend(backend_name, spec, precision, device, _backend_options(opts, head_spec))
         setup = time.perf_counter()
         backend.activate()
         setup_s = time.perf_counter() - setup
@@ -231,6 +232,14 @@ def run_config(opts: StudyOptions, spec: SegmentationSpec, images, data_facts: d
         host_argmax=head == REFERENCE_HEAD, agreement=cost, preprocess=spec.preprocess.describe(),
         published=spec.published, weights_source=spec.source, num_classes=spec.num_classes)
     return record, measured
+
+
+def device_for(opts: StudyOptions, backend_name: str) -> str:
+    if opts.device:
+        return opts.device
+    from valsuite.backends import backend_class
+
+    return backend_class(backend_name).preferred_device()
 
 
 def _backend_options(opts: StudyOptions, head: HeadSpec) -> BackendOptions:
