@@ -9,6 +9,7 @@ the printed tables.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import math
@@ -67,11 +68,10 @@ class CompareConfig:
     localize_top: int = 5
     localize_bad_pct: float = 1.0
     progress: bool = True
-    backend_extras: dict = field(default_factory=dict)
     exclude: frozenset = frozenset()               # dataset relpaths left out (calibration images)
     exclude_reason: str | None = None
     skipped: list[dict] = field(default_factory=list)   # default candidates left out, with reasons
-    candidate_options: dict = field(default_factory=dict)   # name -> backend extras from plugins
+    candidate_options: dict[str, BackendOptions] = field(default_factory=dict)   # name -> typed backend options
 
     @property
     def reference_device(self) -> str:
@@ -94,7 +94,7 @@ def candidate_device(backend: str, device: str | None) -> str:
 def parse_candidates(text: str, device: str | None) -> list[Candidate]:
     """`onnxruntime:fp32,onnxruntime:int8,tensorrt:fp16` (precision defaults to fp32)."""
     from valsuite.backends import ALIASES
-    from valsuite.cli.common import split_list
+    from valsuite.options.run import split_list
 
     found = []
     for item in split_list(text):
@@ -166,7 +166,7 @@ METRICS = {
 
 def parse_fail_under(text: str | None) -> list[Threshold]:
     """`top1_agreement=99,onnxruntime:int8:top1_agreement=98` -> thresholds (value < limit fails)."""
-    from valsuite.cli.common import split_list
+    from valsuite.options.run import split_list
 
     found = []
     for item in split_list(text):
@@ -282,10 +282,9 @@ class _Scored:
 
 
 def _activate(cand: Candidate, spec, cfg: CompareConfig, skipped: list[dict]):
-    extra = dict(cfg.backend_extras) | dict(cfg.candidate_options.get(cand.name, {}))
-    options = BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
-                             max_batch=cfg.batch_size, extra=extra, artifact=extra.get("artifact"),
-                             cuda_graph=bool(extra.get("cuda_graph", False)))
+    options = dataclasses.replace(cfg.candidate_options.get(cand.name) or BackendOptions(),
+                                  weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
+                                  max_batch=cfg.batch_size)
     try:
         backend = create_backend(cand.backend, spec, cand.precision, cand.device, options)
         backend.activate()

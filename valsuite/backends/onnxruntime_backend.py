@@ -15,12 +15,9 @@ def precision_onnx(spec, precision: str, fp32_onnx: Path, options) -> Path:
     """The ONNX for `precision`: the FP32 export itself, or a variant made by the precision step."""
     if precision == "fp32":
         return fp32_onnx
-    try:
-        from valsuite.precision import PrecisionOptions, ensure_precision_onnx
-    except ImportError as exc:
-        raise ValsuiteError(f"precision {precision} needs the precision step, which this build lacks") from exc
-    popts = options.extra.get("precision_options") or PrecisionOptions()
-    return ensure_precision_onnx(spec, precision, fp32_onnx, popts)
+    from valsuite.precision import ensure_precision_onnx
+
+    return ensure_precision_onnx(spec, precision, fp32_onnx, options.precision)
 
 
 def model_onnx(spec, precision: str, options) -> Path:
@@ -72,9 +69,6 @@ class OnnxRuntimeBackend(Backend):
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        threads = self.options.extra.get("ort_threads")
-        if threads:
-            opts.intra_op_num_threads = int(threads)
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self._providers())
         except Exception as exc:  # onnxruntime raises its own exception types for bad files

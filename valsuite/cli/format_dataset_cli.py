@@ -18,7 +18,9 @@ _SHOW_ACTIONS = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from valsuite.cli.common import Parser
+
+    parser = Parser(
         prog="format_dataset.py",
         description="Arrange the ILSVRC-2012 validation set as DIR/<wnid>/ with LOC_synset_mapping.txt "
                     "and manifest.csv, or write a small deterministic subset. Plans first: on any "

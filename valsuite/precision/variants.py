@@ -13,7 +13,7 @@ from valsuite.models.spec import ModelSpec
 from valsuite.precision.calibrate import calibrate
 from valsuite.precision.fp16 import convert_to_fp16
 from valsuite.precision.graph import check_opset, load_model
-from valsuite.precision.options import TOOL_VERSION, PrecisionOptions
+from valsuite.options.precision import TOOL_VERSION, PrecisionOptions
 from valsuite.precision.qdq import insert_qdq
 
 log = logging.getLogger(__name__)

@@ -395,7 +395,7 @@ def tensorrt_modules(repo_root: Path) -> list[Path]:
     root = Path(repo_root) / "valsuite"
     skip = {"apicheck.py", "fake.py"}
     return sorted(p for p in (root / "tensorrt").glob("*.py") if p.name not in skip) + [
-        root / "backends" / "tensorrt_backend.py", root / "cli" / "build_trt_cli.py", root / "cli" / "trt_args.py"]
+        root / "backends" / "tensorrt_backend.py", root / "cli" / "build_trt_cli.py", root / "options" / "trt.py"]
 
 
 def main(argv: list[str] | None = None) -> int:
