@@ -35,7 +35,7 @@ def refuse_unused(job: JobOptions) -> None:
 
 
 def config_from_options(job: JobOptions):
-    from valsuite.compare import CompareConfig, default_candidates, parse_candidates, parse_fail_under
+    from valsuite.parity import CompareConfig, default_candidates, parse_candidates, parse_fail_under
     from valsuite.evaluate.runner import calibration_exclusions
 
     refuse_unused(job)
@@ -62,7 +62,7 @@ def config_from_options(job: JobOptions):
 
 
 def run_compare_mode(job: JobOptions) -> int:
-    from valsuite.compare import finish, render_tables, require_measurable, run_compare, write_outputs
+    from valsuite.parity import finish, render_tables, require_measurable, run_compare, write_outputs
 
     cfg = config_from_options(job)
     require_measurable(cfg.fail_under, labelled=cfg.dataset is not None)

@@ -13,7 +13,6 @@ import sys
 from typing import Callable
 
 from valsuite.cli.common import Parser, setup_logging
-from valsuite.options.base import refuse
 from valsuite.options.job import JobOptions
 
 log = logging.getLogger("valsuite")
