@@ -96,7 +96,8 @@ class InductorBackend(LaunchesOnCuda, Backend):
     def _compile_jit(self, net):
         import torch
 
-        fn = torch.compile(net, dynamic=False, options={"freezing": True})   # weights are constants here
+        freezing = True   # weights are constants during inference: let inductor fold them
+        fn = torch.compile(net, dynamic=False, options={"freezing": freezing})
         start = time.perf_counter()
         with torch.inference_mode():
             fn(self._example(self.options.batch_size))      # compiles here, once
