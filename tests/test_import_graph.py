@@ -53,6 +53,14 @@ def test_nothing_below_the_cli_imports_it():
     assert {m: t for m, t in bad.items() if t} == {}
 
 
+def test_the_product_never_imports_the_tools():
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text(), str(path))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [n for n in names if n == "tools" or n.startswith("tools.")], name
+
+
 def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
     """One import circle, ignoring a package's own __init__ re-exporting its submodules."""
     state: dict[str, int] = {}

@@ -15,9 +15,9 @@ from valsuite.errors import ValsuiteError
 from valsuite.fileio import read_sidecar
 from valsuite.tensorrt import build as trt_build
 from valsuite.tensorrt import engines
-from valsuite.tensorrt.apicheck import load_manifests
+from tools.trt_apicheck import load_manifests
 from valsuite.tensorrt.build import BuildOptions, build_engine, configure_builder
-from valsuite.tensorrt.fake import FakeTensorRT, build_behaviour
+from tools.trt_fake import FakeTensorRT, build_behaviour
 from valsuite.tensorrt.profile import profile_from_args
 
 ROOT = Path(__file__).resolve().parents[1]
