@@ -139,12 +139,10 @@ def unavailable_reason(spec, backend: str, precision: str, device: str) -> str |
 
 def backend_device(backend: str, device: str | None) -> str:
     """--device when given, else where the backend runs by default here (as main.py -v decides)."""
-    if device:
-        return device
-    from valsuite.backends import backend_class
+    from valsuite.backends import device_for
 
     try:
-        return backend_class(backend).preferred_device()
+        return device_for(backend, device)
     except ValsuiteError:
         return "cpu"  # an unknown or unbuilt backend: unavailable_reason says why
 

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
+from valsuite import artifacts
 from valsuite.backends.base import Backend, BackendInfo
 from valsuite.errors import ValsuiteError
-
-
-def precision_onnx(spec, precision: str, fp32_onnx: Path, options) -> Path:
-    """The ONNX for `precision`: the FP32 export itself, or a variant made by the precision step."""
-    if precision == "fp32":
-        return fp32_onnx
-    from valsuite.precision import ensure_precision_onnx
-
-    return ensure_precision_onnx(spec, precision, fp32_onnx, options.precision)
-
-
-def model_onnx(spec, precision: str, options) -> Path:
-    """Exported (or cached) FP32 ONNX with a dynamic batch, then its precision variant."""
-    from valsuite.export.onnx_export import export_onnx
-
-    if options.artifact is not None:
-        path = Path(options.artifact)
-        if not path.is_file():
-            raise ValsuiteError(f"ONNX file not found: {path}")
-        return path
-    fp32 = export_onnx(spec, options.weights_dir)
-    return precision_onnx(spec, precision, fp32, options)
 
 
 class OnnxRuntimeBackend(Backend):
@@ -65,7 +43,8 @@ class OnnxRuntimeBackend(Backend):
     def _activate(self) -> None:
         import onnxruntime as ort
 
-        self.path = model_onnx(self.spec, self.precision, self.options)
+        opts = self.options
+        self.path = artifacts.onnx_for(self.spec, self.precision, opts.weights_dir, opts.artifact, opts.precision)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3

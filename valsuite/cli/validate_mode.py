@@ -13,16 +13,6 @@ from valsuite.options.speed import CUDA_GRAPH_BACKENDS
 log = logging.getLogger("valsuite")
 
 
-def device_for(backend: str, job: JobOptions) -> str:
-    """--device when given, else the backend's preferred device here (ONNX Runtime without its CUDA
-    provider stays on the CPU while torch uses the GPU)."""
-    if job.run.device:
-        return job.run.device
-    from valsuite.backends import backend_class
-
-    return backend_class(backend).preferred_device()
-
-
 def refuse_unused(job: JobOptions, backends: list[str]) -> None:
     """Options that no row of this run reads are errors, never silently ignored."""
     refuse(job.given("parity", "report", "sweep"), "without --compare/--report/--sweep")
@@ -36,10 +26,11 @@ def refuse_unused(job: JobOptions, backends: list[str]) -> None:
 
 def run_config(job: JobOptions, backend: str, precision: str, dataset, num_samples: int, exclude=frozenset(),
                reason=None):
+    from valsuite.backends import device_for
     from valsuite.evaluate.runner import RunConfig
 
     return RunConfig(network=job.model.network, backend=backend, precision=precision,
-                     device=device_for(backend, job), batch_size=job.run.batch_size, weights=job.model.weights,
+                     device=device_for(backend, job.run.device), batch_size=job.run.batch_size, weights=job.model.weights,
                      random_weights=job.model.random_weights, dataset=dataset, num_samples=num_samples,
                      seed=job.data.seed, workers=job.run.workers, warmup_batches=job.run.warmup,
                      weights_dir=job.model.weights_dir, progress=not job.run.no_progress, inflight=job.run.inflight,

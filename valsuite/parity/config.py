@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from valsuite.backends import backend_class
+from valsuite.backends import device_for
 from valsuite.backends.base import BackendOptions
 from valsuite.errors import ValsuiteError
 from valsuite.options.run import split_list
@@ -16,12 +16,7 @@ REFERENCE = ("torch", "fp32")
 def candidate_device(backend: str, device: str | None) -> str:
     """--device when given (ONNX Runtime without its CUDA provider stays on the CPU), else the
     backend's preferred device on this machine."""
-    cls = backend_class(backend)
-    if device is None:
-        return cls.preferred_device()
-    if backend == "onnxruntime" and device == "cuda":
-        return cls.preferred_device()
-    return device
+    return device_for(backend, None if (backend, device) == ("onnxruntime", "cuda") else device)
 
 
 @dataclass(frozen=True)

@@ -287,9 +287,10 @@ def candidate_onnx(backend, spec) -> Path | None:
     artifact = backend.info().artifact
     if artifact and str(artifact).endswith(".onnx"):
         return Path(artifact)
-    from valsuite.backends.onnxruntime_backend import model_onnx
+    from valsuite.artifacts import onnx_for
 
-    return model_onnx(spec, backend.precision, backend.options)
+    opts = backend.options
+    return onnx_for(spec, backend.precision, opts.weights_dir, options=opts.precision)
 
 
 def localize_candidates(cfg, spec, scored: list[tuple[str, object]], record: dict, inputs: np.ndarray) -> None:
