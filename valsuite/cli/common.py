@@ -8,7 +8,6 @@ import sys
 from typing import Callable, NoReturn
 
 from valsuite.errors import USER_ERROR_EXIT_CODE, ValsuiteError
-from valsuite.options.run import split_list  # noqa: F401  (re-exported for the scripts)
 
 
 class Parser(argparse.ArgumentParser):
