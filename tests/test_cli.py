@@ -94,6 +94,9 @@ def test_option_groups_round_trip_and_help_everywhere():
     (["--report", "--tf32"], "--tf32 has no effect with --report"),
     (["--sweep", "--network", "resnet18"], "--network has no effect with --sweep"),
     (["--compare", "--synthetic"], "--synthetic has no effect with --compare"),
+    (["--compare", "--inputs", "random", "--dataset", "x", "--candidates", "onnxruntime:fp32"],
+     "--dataset has no effect with --inputs random and no int8 candidate"),
+    (["--compare", "--val_dataset", "--dataset", "x", "--num_samples", "9"], "--num_samples has no effect"),
 ])
 def test_options_a_mode_does_not_read_are_refused(tmp_path, args, message):
     from valsuite.cli.common import run_script

@@ -19,8 +19,6 @@ def _inputs(job: JobOptions) -> tuple[Path | None, int]:
         if job.data.dataset is not None and job.parity.inputs is None:
             raise ValsuiteError("--dataset given without --val_dataset: say which inputs to compare on",
                                 hint="--val_dataset for the images, or --inputs random")
-        if job.data.dataset is not None:
-            refuse(["--dataset"], "with --inputs random")
         return None, job.data.samples(DEFAULT_SAMPLES)
     return job.data.folder(), DEFAULT_SAMPLES
 
@@ -54,7 +52,11 @@ def config_from_options(job: JobOptions):
         cfg.candidates, cfg.skipped = default_candidates(device)
         for item in cfg.skipped:
             print(f"skipped candidate {item['candidate']}: {item['reason']}")
-    cfg.candidate_options = {c.name: job.backend_options(c.backend, dataset) for c in cfg.candidates}
+    # with random inputs, --dataset is only the default calibration source of int8 candidates
+    calib_source = dataset or job.data.dataset
+    if dataset is None and job.data.dataset is not None and not any(c.precision == "int8" for c in cfg.candidates):
+        refuse(["--dataset"], "with --inputs random and no int8 candidate (it only calibrates)")
+    cfg.candidate_options = {c.name: job.backend_options(c.backend, calib_source) for c in cfg.candidates}
     # calibration images of an int8 candidate are never evaluated, by any candidate
     precision = job.backend_options("torch", dataset).precision
     cfg.exclude, cfg.exclude_reason = calibration_exclusions(precision, dataset, [c.precision for c in cfg.candidates])
