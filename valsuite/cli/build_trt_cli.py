@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from valsuite.cli.common import Parser
@@ -60,13 +59,3 @@ def main(argv: list[str] | None = None) -> int:
           f"layer precisions {sidecar.get('layer_precisions')}, build {sidecar.get('build_time_s')} s)")
     return 0
 
-
-def run(argv: list[str] | None = None) -> int:
-    """main() with user errors as one line on stderr and exit code 2 (a traceback means a bug)."""
-    from valsuite.errors import USER_ERROR_EXIT_CODE, ValsuiteError
-
-    try:
-        return main(argv)
-    except ValsuiteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
