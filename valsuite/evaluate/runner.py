@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -12,7 +13,6 @@ from valsuite.data.loader import ManifestDataset, SyntheticDataset, iterate_batc
 from valsuite.data.manifest import Manifest, scan_dataset
 from valsuite.errors import ValsuiteError
 from valsuite.evaluate.validate import ValidationResult, run_validation
-from valsuite.heads.kinds import HeadSpec
 from valsuite.models import resolve
 from valsuite.models.spec import ModelSpec
 from valsuite.results.environment import environment
@@ -37,13 +37,12 @@ class RunConfig:
     warmup_batches: int | None = None
     weights_dir: Path = Path("weights")
     progress: bool = True
-    backend_options: dict = field(default_factory=dict)   # engine-specific extras
+    backend_options: BackendOptions = field(default_factory=BackendOptions)   # typed engine options
     exclude: frozenset = frozenset()     # relpaths never evaluated (calibration images)
     exclude_reason: str | None = None
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
     inflight: int = 1                    # batches submitted before the oldest is collected
     decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
-    head: HeadSpec | None = None         # --head: output head made in the graph (None: logits)
 
 
 @dataclass
@@ -61,7 +60,7 @@ def _images(cfg: RunConfig, spec: ModelSpec):
     """(dataset, manifest or None, facts for the record)."""
     if cfg.dataset is None:
         if cfg.num_samples < 1:
-            raise ValsuiteError(f"--num-samples must be at least 1, got {cfg.num_samples}")
+            raise ValsuiteError(f"--num_samples must be at least 1, got {cfg.num_samples}")
         data = SyntheticDataset(cfg.num_samples, spec.preprocess, cfg.seed)
         return data, None, {"path": None, "synthetic": True, "num_images": cfg.num_samples, "seed": cfg.seed}
     manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
@@ -95,7 +94,7 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
         batches, stage = make_pipeline(cfg, spec, dataset)
         result = run_validation(backend, batches, len(dataset), spec.preprocess,
                                 cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
-                                inflight=cfg.inflight, head=cfg.head.name if cfg.head else "logits")
+                                inflight=cfg.inflight, head=head_name(cfg))
         info = backend.info()
         if stage is not None and hasattr(stage, "describe"):
             dataset_facts = dataset_facts | {"decode_details": stage.describe()}
@@ -106,11 +105,26 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     return RunOutcome(record, result, manifest)
 
 
+def head_name(cfg: RunConfig) -> str:
+    """The output head the backend returns (valsuite/heads): logits unless --head says otherwise."""
+    head = cfg.backend_options.head
+    return head.name if head is not None else "logits"
+
+
 def backend_options(cfg: RunConfig) -> BackendOptions:
-    return BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
-                          max_batch=cfg.batch_size, extra=dict(cfg.backend_options),
-                          artifact=cfg.backend_options.get("artifact"),
-                          cuda_graph=bool(cfg.backend_options.get("cuda_graph", False)), head=cfg.head)
+    return dataclasses.replace(cfg.backend_options, weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
+                               max_batch=cfg.batch_size)
+
+
+def calibration_exclusions(options, dataset: Path | None, precisions: list[str]) -> tuple[frozenset, str | None]:
+    """When a run has an int8 row, every row of it (so the table compares like with like) skips the
+    calibration images that come from the evaluated folder; the record's dataset facts say so."""
+    if dataset is None or "int8" not in precisions:
+        return frozenset(), None
+    from valsuite.precision import calibration_exclusions as exclusions
+
+    excluded, facts = exclusions(options, scan_dataset(dataset))
+    return (frozenset(excluded), facts["excluded_reason"]) if excluded else (frozenset(), None)
 
 
 def prepare_images(cfg: RunConfig, spec: ModelSpec):

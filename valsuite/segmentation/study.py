@@ -22,6 +22,8 @@ from valsuite.backends import BackendOptions, create_backend
 from valsuite.errors import ValsuiteError
 from valsuite.heads.kinds import DEFAULT_FUSE_SCALE, LABEL_HEADS, SEGMENTATION_HEADS, HeadSpec
 from valsuite.models.segmentation import SegmentationSpec, resolve
+from valsuite.options.inductor import InductorOptions
+from valsuite.options.precision import PrecisionOptions
 from valsuite.results.environment import environment
 from valsuite.results.record import latency_stats, new_record
 from valsuite.segmentation.metrics import LabelAgreement, ScoreAgreement
@@ -50,9 +52,8 @@ class StudyOptions:
     fuse_scale: float = DEFAULT_FUSE_SCALE
     dataset: Path | None = None      # a folder of images, resized to each input size (else synthetic)
     weights_dir: Path = Path("weights")
-    precision_options: object | None = None   # PrecisionOptions for ONNX fp16/int8 variants
-    ort_threads: int | None = None
-    inductor_mode: str | None = None
+    precision: PrecisionOptions = field(default_factory=PrecisionOptions)   # ONNX fp16/int8 variants
+    inductor: InductorOptions = field(default_factory=InductorOptions)
 
     def check(self) -> "StudyOptions":
         for head in self.heads:
@@ -243,15 +244,8 @@ def device_for(opts: StudyOptions, backend_name: str) -> str:
 
 
 def _backend_options(opts: StudyOptions, head: HeadSpec) -> BackendOptions:
-    extra = {}
-    if opts.precision_options is not None:
-        extra["precision_options"] = opts.precision_options
-    if opts.ort_threads:
-        extra["ort_threads"] = opts.ort_threads
-    if opts.inductor_mode:
-        extra["inductor_mode"] = opts.inductor_mode
-    return BackendOptions(weights_dir=Path(opts.weights_dir), batch_size=opts.batch_size,
-                          max_batch=opts.batch_size, head=head, extra=extra)
+    return BackendOptions(weights_dir=Path(opts.weights_dir), batch_size=opts.batch_size, max_batch=opts.batch_size,
+                          head=head, precision=opts.precision, inductor=opts.inductor)
 
 
 def with_sizes(opts: StudyOptions, sizes) -> StudyOptions:
