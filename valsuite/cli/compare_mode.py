@@ -24,7 +24,10 @@ def _inputs(job: JobOptions) -> tuple[Path | None, int]:
 
 
 def refuse_unused(job: JobOptions) -> None:
-    refuse(job.given("report", "sweep"), "with --compare")
+    refuse(job.given("report", "sweep", "segmentation"), "with --compare")
+    refuse(job.given("heads"), "with --compare: parity compares the logits head only (topk and argmax return "
+                               "class indices, which have no element-wise error; their Prec@1/Prec@5 rows come "
+                               "from -v --head)")
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--inflight", "--warmup")],
            "with --compare (name backends and precisions with --candidates)")
     refuse([f for f in job.speed.given() if f != "--cuda-graph"], "with --compare")

@@ -35,6 +35,9 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     modes.add_argument("--sweep", dest="mode", action="store_const", const="sweep",
                        help="run every network x backend x precision x batch size not yet recorded, each in "
                             "its own process")
+    modes.add_argument("--segmentation", dest="mode", action="store_const", const="segmentation",
+                       help="segmentation output-head study: input size x head (host argmax, ArgMax, fused "
+                            "argmax, ReduceMax, fused ReduceMax) x backend x precision (docs/heads.md)")
     modes.add_argument("--report", dest="mode", action="store_const", const="report",
                        help="replace the results section of the README with tables and plots from the records")
     JobOptions.add_arguments(parser)
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None, prog: str = "main.py") -> int:
 def mode_runner(mode: str) -> Callable[[JobOptions], int]:
     if mode == "compare":
         from valsuite.cli.compare_mode import run_compare_mode as runner
+    elif mode == "segmentation":
+        from valsuite.cli.segmentation_mode import run_segmentation as runner
     elif mode in ("sweep", "report"):
         from valsuite.cli import report_mode
 

@@ -26,7 +26,7 @@ def _flags(group) -> tuple[str, ...]:
 def run_sweep(job: JobOptions) -> int:
     from valsuite.sweep import Settings, sweep
 
-    refuse(job.given("parity"), "with --sweep")
+    refuse(job.given("parity", "segmentation"), "with --sweep")
     refuse([f for f in job.given("report") if f != "--results"], "with --sweep")
     refuse([f for f in job.model.given() if f == "--network"] +
            [f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--batch_size", "--output-json")],

@@ -16,12 +16,23 @@ log = logging.getLogger("valsuite")
 def refuse_unused(job: JobOptions, backends: list[str]) -> None:
     """Options that no row of this run reads are errors, never silently ignored."""
     refuse(job.given("parity", "report", "sweep"), "without --compare/--report/--sweep")
+    refuse(job.given("segmentation"), "without --segmentation")
+    refuse_segmentation_network(job)
     if "tensorrt" not in backends:
         refuse([f for f in job.given("trt", "trt_run") if f != "--tf32"], "without a tensorrt row (--backend tensorrt)")
     if "inductor" not in backends:
         refuse(job.given("inductor"), "without an inductor row (--backend inductor)")
     if job.speed.cuda_graph and not set(backends) & set(CUDA_GRAPH_BACKENDS):
         refuse(["--cuda-graph"], f"without a {'/'.join(CUDA_GRAPH_BACKENDS)} row")
+
+
+def refuse_segmentation_network(job: JobOptions) -> None:
+    """A segmentation network has no Prec@1: its study is its own mode."""
+    from valsuite.models import is_segmentation
+
+    if is_segmentation(job.model.network):
+        raise ValsuiteError(f"{job.model.network} is a segmentation network: validation rows are for classifiers",
+                            hint="run its output-head study with --segmentation (docs/heads.md)")
 
 
 def run_config(job: JobOptions, backend: str, precision: str, dataset, num_samples: int, exclude=frozenset(),
@@ -58,7 +69,8 @@ def default_job(job: JobOptions) -> int:
     """Timing on synthetic input with every backend this machine can run (works offline)."""
     from valsuite.backends import backend_available, backend_names
 
-    refuse(job.given("parity", "report", "sweep"), "without --compare/--report/--sweep")
+    refuse(job.given("parity", "report", "sweep", "segmentation"), "without --compare/--report/--sweep/--segmentation")
+    refuse_segmentation_network(job)
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision")],
            "in the default job (it runs every backend at fp32); add -v --synthetic to choose")
     configs = []
@@ -106,4 +118,6 @@ def run_configs(configs, job: JobOptions, skip_unsupported: bool) -> list[dict]:
         print(table_title(records))
         print()
         print(seed_table(records))
+        for note in sorted({r["prec5_note"] for r in records if r.get("prec5_note")}):
+            print(f"\nPrec@5 of the argmax head: {note}.")
     return records

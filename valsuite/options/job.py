@@ -11,6 +11,7 @@ from pathlib import Path
 
 from valsuite.options.base import OptionGroup
 from valsuite.options.data import DataOptions
+from valsuite.options.heads import HeadOptions, SegmentationOptions
 from valsuite.options.inductor import InductorOptions
 from valsuite.options.model import ModelOptions
 from valsuite.options.parity import ParityOptions
@@ -35,13 +36,15 @@ class JobOptions:
     parity: ParityOptions = field(default_factory=ParityOptions)
     report: ReportOptions = field(default_factory=ReportOptions)
     sweep: SweepOptions = field(default_factory=SweepOptions)
+    heads: HeadOptions = field(default_factory=HeadOptions)
+    segmentation: SegmentationOptions = field(default_factory=SegmentationOptions)
 
     @classmethod
     def group_types(cls) -> dict[str, type[OptionGroup]]:
         hints = {"model": ModelOptions, "data": DataOptions, "run": RunOptions, "precision": PrecisionOptions,
                  "trt": TrtBuildOptions, "trt_run": TrtRunOptions, "speed": SpeedOptions,
                  "inductor": InductorOptions, "parity": ParityOptions, "report": ReportOptions,
-                 "sweep": SweepOptions}
+                 "sweep": SweepOptions, "heads": HeadOptions, "segmentation": SegmentationOptions}
         assert list(hints) == [f.name for f in dataclasses.fields(cls)]
         return hints
 
@@ -74,7 +77,8 @@ class JobOptions:
             weights_dir=Path(self.model.weights_dir), batch_size=self.run.batch_size, max_batch=self.run.batch_size,
             artifact=self.trt_run.engine if backend == "tensorrt" else None,
             cuda_graph=self.speed.cuda_graph and backend in CUDA_GRAPH_BACKENDS,
-            rebuild=self.trt_run.rebuild_engine, precision=precision, trt=self.trt, inductor=self.inductor)
+            rebuild=self.trt_run.rebuild_engine, precision=precision, trt=self.trt, inductor=self.inductor,
+            head=self.heads.spec())
 
 
     def key_argv(self) -> list[str]:
@@ -84,7 +88,7 @@ class JobOptions:
         run = dataclasses.replace(RunOptions(), workers=self.run.workers, inflight=self.run.inflight,
                                   warmup=self.run.warmup)
         keyed = dataclasses.replace(self, run=run)
-        return keyed.to_argv("run", "precision", "trt", "trt_run", "speed", "inductor")
+        return keyed.to_argv("run", "precision", "trt", "trt_run", "speed", "inductor", "heads")
 
     def options_key(self) -> str:
         """A short hash of key_argv(): records made with other options never count as the same."""

@@ -178,7 +178,7 @@ def run_study(opts: StudyOptions, on_record: Callable[[dict], None] | None = Non
                 why = unavailable(opts, spec, backend_name, precision)
                 if why is not None:
                     if (f"{backend_name}:{precision}", why) not in outcome.skipped:
-                        log.warning("skipped %s:%s: %s", backend_name, precision, why)
+                        log.info("skipped %s:%s: %s", backend_name, precision, why)
                         outcome.skipped.append((f"{backend_name}:{precision}", why))
                     continue
                 reference = None
