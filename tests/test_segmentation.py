@@ -66,19 +66,24 @@ def test_segmentation_specs():
         resolve_seg("fcn_resnet50", "IMAGENET1K_V1", False)
 
 
-def test_weights_file_gives_the_torchvision_model(tmp_path):
-    """A user's torchvision checkpoint (official file name) loads and keeps the published numbers."""
+@pytest.mark.parametrize("network, enum, kwargs, miou", [
+    ("lraspp_mobilenet_v3_large", "LRASPP_MobileNet_V3_Large_Weights", {}, 57.9),
+    ("deeplabv3_mobilenet_v3_large", "DeepLabV3_MobileNet_V3_Large_Weights", {"aux_loss": True}, 60.3),
+])
+def test_weights_file_gives_the_torchvision_model(tmp_path, network, enum, kwargs, miou):
+    """A user's torchvision checkpoint (official file name; DeepLabV3's holds its auxiliary
+    classifier) loads and keeps the published numbers; the model's output is the checkpoint's."""
     import torch
     import torchvision.models.segmentation as tvs
 
     from valsuite.models.segmentation import resolve
 
     torch.manual_seed(1)
-    model = tvs.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21).eval()
-    name = tvs.LRASPP_MobileNet_V3_Large_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    model = getattr(tvs, network)(weights=None, weights_backbone=None, num_classes=21, **kwargs).eval()
+    name = getattr(tvs, enum).DEFAULT.url.rsplit("/", 1)[-1]
     torch.save(model.state_dict(), tmp_path / name)
-    spec = resolve("lraspp_mobilenet_v3_large", str(tmp_path / name), False, (64, 96))
-    assert spec.weights_id == f"file:{name}" and spec.published.get("miou") == 57.9
+    spec = resolve(network, str(tmp_path / name), False, (64, 96))
+    assert spec.weights_id == f"file:{name}" and spec.published.get("miou") == miou
     x = torch.rand(1, 3, 64, 96)
     with torch.no_grad():
         np.testing.assert_allclose(spec.build()(x).numpy(), model(x)["out"].numpy(), atol=1e-5)
