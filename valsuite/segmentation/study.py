@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -246,7 +246,3 @@ def device_for(opts: StudyOptions, backend_name: str) -> str:
 def _backend_options(opts: StudyOptions, head: HeadSpec) -> BackendOptions:
     return BackendOptions(weights_dir=Path(opts.weights_dir), batch_size=opts.batch_size, max_batch=opts.batch_size,
                           head=head, precision=opts.precision, inductor=opts.inductor)
-
-
-def with_sizes(opts: StudyOptions, sizes) -> StudyOptions:
-    return replace(opts, sizes=tuple(tuple(s) for s in sizes))
