@@ -4,15 +4,18 @@ Workers only read file bytes (cheap) and sort files: baseline 8-bit three-compon
 the GPU; everything else (grayscale, CMYK/YCCK, Adobe-RGB, progressive, 12-bit, PNG...) is decoded
 by the CPU path (PIL, exactly as --decode cpu) in the worker and travels as a finished crop. On the
 GPU, `torchvision.io.decode_jpeg(list, device="cuda")` decodes the batch (hardware nvJPEG on
-A100/H100), images of equal size are resized together (antialiased, the weights' interpolation:
-the tensor twin of PIL's resize), rounded to uint8 and centre-cropped with the CPU path's offsets.
+A100/H100/H200), then the whole batch, whatever its image sizes, is resized and centre-cropped by
+two Triton kernels (gpu_resize.py: Pillow's filters and integer arithmetic, bit-identical to the
+CPU path's resize given the same decoded pixels).
 If nvJPEG rejects a batch, each of its files is retried alone and a file that still fails is
 decoded by PIL with a warning that names it; a file PIL cannot read either is an error naming it.
 
 The pixels differ slightly from the CPU path (nvJPEG's IDCT and chroma upsampling are not
-libjpeg-turbo's; float resize vs PIL's fixed-point passes), so top-1 can differ on a few images:
+libjpeg-turbo's; the resize itself is exact), so top-1 can differ on a few images:
 benchmarks/gpu_speed.py measures it (`decode_agreement`) and docs/speed.md reports it.
-Decoding runs on a background thread and its own CUDA stream, overlapping the model's compute.
+Three streams overlap: nvJPEG decodes batch i+1 on torchvision's decoder stream (the hardware
+JPEG engines) while the resize kernels of batch i run on the resize stream and the model computes
+on the backend's stream; a background thread drives decode and resize.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from valsuite.data.gpu_resize import resize_crop_batch
 from valsuite.data.loader import ManifestDataset
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess, load_uint8
@@ -128,15 +132,24 @@ def encoded_loader(manifest: Manifest, pp: Preprocess, batch_size: int, workers:
 
 
 def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, depth: int):
-    """Keep `depth` batches of reads in flight; yield collated batches (or error markers) in order."""
+    """Keep `depth` batches of reads in flight; yield collated batches (or error markers) in order.
+
+    Each batch is split into one contiguous chunk per thread: a few tasks per batch, not one per
+    file (a task per file cost more Python time under the GIL than reading the file)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     total = len(dataset)
     starts = iter(range(0, total, batch_size))
+
+    def read(lo: int, hi: int) -> list:
+        return [dataset[i] for i in range(lo, hi)]
+
     with ThreadPoolExecutor(max_workers=threads) as pool:
         def submit(start: int) -> list:
-            return [pool.submit(dataset.__getitem__, i) for i in range(start, min(start + batch_size, total))]
+            stop = min(start + batch_size, total)
+            step = -(-(stop - start) // threads)
+            return [pool.submit(read, lo, min(lo + step, stop)) for lo in range(start, stop, step)]
 
         # range first: zip stops on it before pulling (and losing) one more start
         pending = deque(submit(start) for _, start in zip(range(depth), starts))
@@ -145,54 +158,26 @@ def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, de
             following = next(starts, None)
             if following is not None:
                 pending.append(submit(following))
-            items = [future.result() for future in futures]
+            items = [item for future in futures for item in future.result()]
             try:
                 yield collate_encoded(items, dataset.manifest, dataset.pp.input_shape)
             except ValsuiteError as exc:
                 yield exc
 
 
-def resize_crop_gpu(images: list, pp: Preprocess):
-    """Decoded CHW uint8 CUDA images -> (N, 3, crop, crop) uint8: the tensor twin of resize_crop."""
-    import torch
-    import torch.nn.functional as F
-
-    crop = pp.crop_size
-    out = torch.empty((len(images), 3, crop, crop), dtype=torch.uint8, device=images[0].device)
-    groups: dict = {}
-    for i, img in enumerate(images):
-        groups.setdefault(tuple(img.shape[-2:]), []).append(i)
-    for (height, width), members in groups.items():     # one resize per image size, not per image
-        size = _resized_size(height, width, pp.resize_size)
-        x = torch.stack([images[i] for i in members]).float()
-        if size != (height, width):
-            x = F.interpolate(x, size=size, mode=pp.interpolation, antialias=pp.interpolation != "nearest",
-                              align_corners=False if pp.interpolation != "nearest" else None)
-        x = x.round_().clamp_(0, 255)
-        top = int(round((size[0] - crop) / 2.0))
-        left = int(round((size[1] - crop) / 2.0))
-        out[members] = x[:, :, top:top + crop, left:left + crop].to(torch.uint8)
-    return out
-
-
-def _resized_size(height: int, width: int, resize: int) -> tuple[int, int]:
-    """Shorter side -> resize, longer side truncated, exactly as preprocess.resize_crop."""
-    if width <= height:
-        return int(resize * height / width), resize
-    return resize, int(resize * width / height)
-
-
 class GpuDecoded:
     """A staged batch decoded on the decode stream; ready() waits for it (see evaluate/stages.py)."""
 
-    def __init__(self, batch: EncodedBatch, images, timer) -> None:
+    def __init__(self, batch: EncodedBatch, images, timer, keep=None) -> None:
         self.batch = batch
         self._images = images
         self._timer = timer
+        self._keep = keep            # decoded images and kernel buffers, alive until the resize ran
         self.pre_ms = 0.0
 
     def ready(self) -> None:
         self.pre_ms = self._timer.wait()
+        self._keep = None
         if self._images.is_cuda:
             import torch
 
@@ -259,6 +244,9 @@ class GpuDecodeStage:
     name = "gpu-decode"
 
     def __init__(self, pp: Preprocess, device: str = "cuda", depth: int = 2) -> None:
+        if pp.interpolation not in ("bilinear", "bicubic"):
+            raise ValsuiteError(f"--decode gpu resizes with bilinear or bicubic filters, not {pp.interpolation}",
+                                hint="use --decode cpu")
         self.pp = pp
         self.device = device
         self.depth = depth
@@ -282,13 +270,15 @@ class GpuDecodeStage:
         timer = _CudaTimer(self.stream) if self.device == "cuda" else _HostTimer()
         with timer:
             out = torch.empty((len(batch), *self.pp.input_shape), dtype=torch.uint8, device=self.device)
-            cpu_pos, crops = list(batch.cpu_pos), [batch.crops]
+            cpu_pos, crops, keep = list(batch.cpu_pos), [batch.crops], None
             if batch.gpu_pos:
                 chunks = [batch.data[a:b] for a, b in zip(batch.offsets[:-1], batch.offsets[1:])]
                 decoded, failed = self._decode_jpegs(chunks, [batch.paths[i] for i in batch.gpu_pos])
                 ok = [p for k, p in enumerate(batch.gpu_pos) if k not in failed]
                 if ok:
-                    out[ok] = resize_crop_gpu([d for d in decoded if d is not None], self.pp)
+                    images = [d for d in decoded if d is not None]
+                    keep = (images, resize_crop_batch(images, out, ok, self.pp.resize_size, self.pp.crop_size,
+                                                      self.pp.interpolation))
                 if failed:
                     extra = [load_uint8(batch.paths[batch.gpu_pos[k]], self.pp) for k in sorted(failed)]
                     cpu_pos += [batch.gpu_pos[k] for k in sorted(failed)]
@@ -297,7 +287,7 @@ class GpuDecodeStage:
                 out[cpu_pos] = torch.cat(crops).to(self.device)
         self.gpu_files += len(batch) - len(cpu_pos)
         self.cpu_files += len(cpu_pos)
-        return GpuDecoded(batch, out, timer)
+        return GpuDecoded(batch, out, timer, keep)
 
     def _decode_jpegs(self, chunks: list, paths: list):
         """(decoded list with None for failures, set of failed positions): one bad file never stops the batch."""
