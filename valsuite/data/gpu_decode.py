@@ -21,6 +21,7 @@ on the backend's stream; a background thread drives decode and resize.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,16 @@ def gpu_decodable(data: bytes) -> bool:
     return False
 
 
+def read_file(path) -> np.ndarray:
+    """A file's bytes straight into a writable uint8 array (one copy, no bytes object)."""
+    with open(path, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = np.empty(size, dtype=np.uint8)
+        if handle.readinto(memoryview(data)) != size:
+            raise OSError("short read")
+    return data
+
+
 class EncodedDataset(ManifestDataset):
     """Item: (bytes as uint8 array | None, CPU crop | None, label, index, error): the file's bytes
     when nvJPEG can decode it, else the CPU-decoded crop."""
@@ -69,11 +80,11 @@ class EncodedDataset(ManifestDataset):
         entry = self.manifest.entries[index]
         path = self.manifest.path(entry)
         try:
-            data = path.read_bytes()
+            data = read_file(path)
         except OSError as exc:
             return None, None, entry.label, index, f"unreadable image {path}: {exc}"
-        if gpu_decodable(data):
-            return np.frombuffer(data, dtype=np.uint8), None, entry.label, index, None
+        if gpu_decodable(memoryview(data)):
+            return data, None, entry.label, index, None
         try:
             return None, load_uint8(path, self.pp), entry.label, index, None
         except ValsuiteError as exc:
@@ -82,21 +93,23 @@ class EncodedDataset(ManifestDataset):
 
 @dataclass
 class EncodedBatch:
-    data: "object"            # uint8 tensor: the GPU files' bytes, concatenated
-    offsets: list             # len(gpu_pos) + 1 offsets into data
+    files: list               # uint8 CPU tensors: the bytes of each GPU-decoded file
     gpu_pos: list             # batch positions decoded on the GPU
     crops: "object"           # uint8 tensor (k, 3, H, W): CPU-decoded files
     cpu_pos: list             # batch positions of those crops
-    paths: list               # path of every image in the batch (for error messages)
+    manifest: Manifest        # for the paths in error messages
     labels: "object"
     indices: "object"
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def path(self, position: int) -> str:
+        return str(self.manifest.path(self.manifest.entries[int(self.indices[position])]))
+
 
 def collate_encoded(items, manifest: Manifest, shape) -> EncodedBatch:
-    """One bytes tensor per batch: a worker sends one shared-memory block, not hundreds."""
+    """Lists, not one concatenated buffer: threads share memory, so no copy is needed."""
     import torch
 
     for *_, error in items:
@@ -104,13 +117,10 @@ def collate_encoded(items, manifest: Manifest, shape) -> EncodedBatch:
             raise ValsuiteError(error)
     gpu_pos = [i for i, item in enumerate(items) if item[0] is not None]
     cpu_pos = [i for i, item in enumerate(items) if item[0] is None]
-    chunks = [items[i][0] for i in gpu_pos]
-    offsets = np.cumsum([0] + [len(c) for c in chunks]).tolist()
-    data = torch.from_numpy(np.concatenate(chunks) if chunks else np.zeros(0, np.uint8))
+    files = [torch.from_numpy(items[i][0]) for i in gpu_pos]
     crops = torch.from_numpy(np.stack([items[i][1] for i in cpu_pos]) if cpu_pos
                              else np.zeros((0, *shape), np.uint8))
-    paths = [str(manifest.path(manifest.entries[item[3]])) for item in items]
-    return EncodedBatch(data, offsets, gpu_pos, crops, cpu_pos, paths,
+    return EncodedBatch(files, gpu_pos, crops, cpu_pos, manifest,
                         torch.tensor([item[2] for item in items], dtype=torch.int64),
                         torch.tensor([item[3] for item in items], dtype=torch.int64))
 
@@ -272,15 +282,14 @@ class GpuDecodeStage:
             out = torch.empty((len(batch), *self.pp.input_shape), dtype=torch.uint8, device=self.device)
             cpu_pos, crops, keep = list(batch.cpu_pos), [batch.crops], None
             if batch.gpu_pos:
-                chunks = [batch.data[a:b] for a, b in zip(batch.offsets[:-1], batch.offsets[1:])]
-                decoded, failed = self._decode_jpegs(chunks, [batch.paths[i] for i in batch.gpu_pos])
+                decoded, failed = self._decode_jpegs(batch.files, batch, batch.gpu_pos)
                 ok = [p for k, p in enumerate(batch.gpu_pos) if k not in failed]
                 if ok:
                     images = [d for d in decoded if d is not None]
                     keep = (images, resize_crop_batch(images, out, ok, self.pp.resize_size, self.pp.crop_size,
                                                       self.pp.interpolation))
                 if failed:
-                    extra = [load_uint8(batch.paths[batch.gpu_pos[k]], self.pp) for k in sorted(failed)]
+                    extra = [load_uint8(batch.path(batch.gpu_pos[k]), self.pp) for k in sorted(failed)]
                     cpu_pos += [batch.gpu_pos[k] for k in sorted(failed)]
                     crops.append(torch.from_numpy(np.stack(extra)))
             if cpu_pos:
@@ -289,7 +298,7 @@ class GpuDecodeStage:
         self.cpu_files += len(cpu_pos)
         return GpuDecoded(batch, out, timer, keep)
 
-    def _decode_jpegs(self, chunks: list, paths: list):
+    def _decode_jpegs(self, chunks: list, batch: EncodedBatch, positions: list):
         """(decoded list with None for failures, set of failed positions): one bad file never stops the batch."""
         from torchvision.io import ImageReadMode, decode_jpeg
 
@@ -299,11 +308,11 @@ class GpuDecodeStage:
             log.warning("nvJPEG rejected a batch (%s); retrying its %d files one by one",
                         str(exc).splitlines()[0], len(chunks))
         decoded, failed = [], set()
-        for k, (chunk, path) in enumerate(zip(chunks, paths)):
+        for k, (chunk, pos) in enumerate(zip(chunks, positions)):
             try:
                 decoded.append(decode_jpeg(chunk, mode=ImageReadMode.RGB, device=self.device))
             except RuntimeError as exc:
-                log.warning("nvJPEG cannot decode %s (%s): decoded by PIL", path, str(exc).splitlines()[0])
+                log.warning("nvJPEG cannot decode %s (%s): decoded by PIL", batch.path(pos), str(exc).splitlines()[0])
                 decoded.append(None)
                 failed.add(k)
         return decoded, failed
