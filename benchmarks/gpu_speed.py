@@ -598,7 +598,8 @@ def _fmt(value, digits=1):
     return "" if value is None else (f"{value:,.{digits}f}" if isinstance(value, float) else str(value))
 
 
-def section(rows: list[Row], failures: list[str], facts: dict, gpu: str, wall_s: float | None = None) -> str:
+def section(rows: list[Row], failures: list[str], facts: dict, gpu: str, wall_s: float | None = None,
+            name: str = "") -> str:
     from tabulate import tabulate
 
     headers = ["config", "step", "images", "img/s", "p50 all ms", "p99 all ms", "p50 model ms", "p99 model ms", "note"]
@@ -606,7 +607,7 @@ def section(rows: list[Row], failures: list[str], facts: dict, gpu: str, wall_s:
               _fmt(r.p50_model, 2), _fmt(r.p99_model, 2), r.note] for r in rows]
     title = (f"{facts.get('network')} (random weights), {facts.get('num_images')} JPEGs "
              f"({facts.get('source')}), workers {facts.get('workers')}, read threads {facts.get('read_threads')}; {gpu}")
-    parts = [f"#### GPU speed: {title}", tabulate(table, headers, tablefmt="github"),
+    parts = [f"#### GPU speed{', ' + name if name else ''}: {title}", tabulate(table, headers, tablefmt="github"),
              "#### Targets", tabulate(targets(rows, facts), ["target", "measured", "goal", "status"], tablefmt="github"),
              f"#### Model-only throughput / {CEILING_IMG_S:,} img/s (ResNet50 FP16 compute ceiling)",
              tabulate(ceiling_table(rows), ["config", "img/s", "fraction", "compile s"], tablefmt="github"),
@@ -624,6 +625,7 @@ def report(rows, failures, facts, out: Path, wall_s: float) -> None:
     text = section(rows, failures, facts, env.get("gpu") or env.get("cpu") or "", wall_s)
     print("\n" + text)
     (out / "summary.md").write_text(text + "\n", encoding="utf-8")
+    (out / "records" / "failures.txt").write_text("".join(f + "\n" for f in failures), encoding="utf-8")
     atomic_write_json(out / "summary.json", {"rows": [asdict(r) for r in rows], "targets": targets(rows, facts),
                                              "failures": failures, "facts": facts, "environment": env})
 
@@ -639,7 +641,10 @@ def render(records_dir: Path) -> str:
     rows = [Row(**r["benchmark"]["row"]) for r in records]
     facts = records[0]["benchmark"]["facts"]
     env = next((r["environment"] for r in records if (r.get("environment") or {}).get("gpu")), records[0]["environment"])
-    return section(rows, [], facts, env.get("gpu") or env.get("cpu") or "")
+    notes = Path(records_dir) / "failures.txt"          # what the run listed as failed or skipped
+    failures = notes.read_text(encoding="utf-8").splitlines() if notes.is_file() else []
+    return section(rows, [f for f in failures if f.strip()], facts, env.get("gpu") or env.get("cpu") or "",
+                   name=Path(records_dir).name)
 
 
 BEGIN, END = "<!-- valsuite:gpu-speed:begin -->", "<!-- valsuite:gpu-speed:end -->"
@@ -661,8 +666,8 @@ def write_readme_section(readme: Path, text: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, help="everything is written under this folder")
-    p.add_argument("--render", type=Path, default=None, metavar="RECORDS_DIR",
-                   help="print the summary section rendered from a run's records, and stop")
+    p.add_argument("--render", type=Path, nargs="+", default=None, metavar="RECORDS_DIR",
+                   help="print the summary section rendered from each run's records (one section per run), and stop")
     p.add_argument("--readme", type=Path, default=None, help="with --render: write the section into this README")
     p.add_argument("--source", type=Path, default=None, help="folder of real JPEGs, used as they are")
     p.add_argument("--num-images", type=int, default=20_000, help="JPEG files in the set (default: %(default)s)")
@@ -694,7 +699,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.render is not None:
-            text = render(args.render)
+            text = "\n\n".join(render(folder) for folder in args.render)
             if args.readme is not None:
                 write_readme_section(args.readme, text)
             else:
