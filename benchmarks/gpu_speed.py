@@ -577,7 +577,7 @@ def targets(rows: list[Row], facts: dict) -> list[list]:
                 ">= 1.8", ("met" if speed >= 1.8 else "missed") if speed is not None else
                 (f"not run: {sweep.note.split(': ', 1)[-1]}" if sweep else "not measured")])
     ct = next((r for r in rows if r.extra.get("kind") == "cpu-target"), None)
-    cores = f"{ct.extra.get('cores')} cores of this machine" if ct else "this machine"
+    cores = f"{ct.extra['cores']} cores of this machine" if ct and ct.extra.get("cores") else "this machine"
     add(f"CPU ({cores}): cached e2e / model-only (ONNX Runtime, EfficientNet-Lite0)",
         ct.extra["ratio"] if ct else None, ">= 0.9", 0.9)
     return out
