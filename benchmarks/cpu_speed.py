@@ -1,7 +1,7 @@
 """CPU target (issue 16): cached end-to-end / model-only >= 0.9 with ONNX Runtime, and the harness's
 own CPU ceiling (null backend) on JPEG and cached input.
 
-    python benchmarks/cpu_speed.py [--dataset ../shared/imagenet-sample/val] [--threads N]
+    python benchmarks/cpu_speed.py [--dataset ../shared/imagenet-sample/val]
 
 Cached end-to-end: the whole validation loop from the uint8 cache (read, normalise, infer,
 score), wall time after warm-up. Model-only: the engine's own time (Latency-model) of the same
@@ -71,7 +71,6 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", type=Path, default=REPO.parent / "shared" / "imagenet-sample" / "val")
     p.add_argument("--network", default="efficientnet_lite0")
     p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads")
     p.add_argument("--workers", type=int, default=2, help="decode workers for the cache build and the JPEG pass")
     p.add_argument("--weights-dir", type=Path, default=REPO / "weights")
     args = p.parse_args(argv)
@@ -84,8 +83,7 @@ def main(argv=None) -> int:
     try:
         cached = open_cache(cache_dir, manifest, pp, args.workers, progress=False)
         batches = -(-len(cached) // args.batch_size)
-        opts = BackendOptions(weights_dir=args.weights_dir, batch_size=args.batch_size,
-                              extra={"ort_threads": args.threads})
+        opts = BackendOptions(weights_dir=args.weights_dir, batch_size=args.batch_size)   # ONNX Runtime: every core
         with create_backend("onnxruntime", spec, "fp32", "cpu", opts) as ort:
             model = model_only(ort, cached, pp, args.batch_size, batches - max(1, batches // 10))
             cached_e2e, result = e2e(ort, cached, pp, args.batch_size, threads=1)
@@ -97,7 +95,7 @@ def main(argv=None) -> int:
     in_pass = result.timed_images * 1e3 / sum(result.latency_model_ms)
     ratio = cached_e2e / in_pass
     print(f"machine: {os.cpu_count()} cores; {len(manifest)} images of {args.dataset}; {spec.network} onnxruntime fp32 "
-          f"batch {args.batch_size}, {args.threads} intra-op threads, 1 cache reader thread")
+          f"batch {args.batch_size}, ONNX Runtime's default intra-op threads, 1 cache reader thread")
     print(f"model-only, a separate pass            {model:9.1f} img/s")
     print(f"model-only, the e2e pass's Latency-model {in_pass:9.1f} img/s")
     print(f"cached end-to-end                      {cached_e2e:9.1f} img/s  (Prec@1 {result.prec1:.2f})")

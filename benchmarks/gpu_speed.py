@@ -279,10 +279,11 @@ class Bench:
 
 def _options(cfg: Config, bench: Bench):
     from valsuite.backends import BackendOptions
+    from valsuite.options.inductor import InductorOptions
 
     mode = "peak" if cfg.mode == "peak" else bench.args.inductor_mode
     return BackendOptions(weights_dir=bench.out / "weights", batch_size=cfg.batch, max_batch=cfg.batch,
-                          cuda_graph=cfg.mode == "graph", extra={"inductor_mode": mode})
+                          cuda_graph=cfg.mode == "graph", inductor=InductorOptions(inductor_mode=mode))
 
 
 def _activate(cfg: Config, spec, device: str, options):
@@ -480,7 +481,7 @@ def cpu_target_step(bench: Bench, spec, manifest) -> None:
     torch_threads = torch.get_num_threads()
     try:
         cached = open_cache(folder, manifest, spec.preprocess, bench.args.workers, progress=False)
-        opts = BackendOptions(weights_dir=bench.out / "weights", batch_size=50, extra={"ort_threads": os.cpu_count()})
+        opts = BackendOptions(weights_dir=bench.out / "weights", batch_size=50)     # ONNX Runtime: every core
         cfg = Config("onnxruntime", "fp32", 50)
         torch.set_num_threads(1)            # as cpu_speed.py: normalisation is tiny, the cores are the engine's
         with create_backend("onnxruntime", spec, "fp32", "cpu", opts) as ort:
