@@ -31,8 +31,8 @@ from valsuite.results.tables import MEASURED_KINDS
 
 TAIL_LINES = 20
 
-# runner(command, timeout_s) -> (exit code, captured stderr); a negative code is a signal
-Runner = Callable[[list[str], "float | None"], "tuple[int, str]"]
+# runner(command, timeout_s, environment or None) -> (exit code, captured stderr); a negative code is a signal
+Runner = Callable[[list[str], "float | None", "dict | None"], "tuple[int, str]"]
 
 
 @dataclass(frozen=True)
@@ -189,11 +189,11 @@ def command(cfg: Config, settings: Settings, output_json: Path, scratch: Path) -
     return [*settings.entry, "-v", *child_job(cfg, settings, output_json, scratch).to_argv()]
 
 
-def subprocess_runner(cmd: list[str], timeout_s: float | None) -> tuple[int, str]:
+def subprocess_runner(cmd: list[str], timeout_s: float | None, env: dict | None = None) -> tuple[int, str]:
     """Run a child, its stdout passed through, its stderr captured for the failure message."""
     try:
         done = subprocess.run(cmd, stdout=None, stderr=subprocess.PIPE, text=True, errors="replace",
-                              timeout=timeout_s)
+                              timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired as exc:
         tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         return 124, tail + f"\ntimed out after {timeout_s:g} s"
@@ -228,12 +228,14 @@ class Outcome:
 
 
 def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts: dict, env: dict,
-               runner: Runner = subprocess_runner) -> Outcome:
-    """Run one configuration in a child process and store its record, or a failure record."""
+               runner: Runner = subprocess_runner, child_env: dict | None = None, gpu: str | None = None) -> Outcome:
+    """Run one configuration in a child process and store its record, or a failure record.
+
+    child_env/gpu: with --gpus, the child's environment pins it to one GPU; the record notes which."""
     with tempfile.TemporaryDirectory(prefix="valsuite-sweep-") as scratch:
         output = Path(scratch) / "record.json"
         cmd = command(cfg, settings, output, Path(scratch) / "results")
-        returncode, stderr = runner(cmd, settings.timeout_s)
+        returncode, stderr = runner(cmd, settings.timeout_s, child_env)
         record, problem = None, None
         if returncode == 0:
             try:
@@ -249,7 +251,23 @@ def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts:
                             stderr_tail="\n".join(stderr.splitlines()[-TAIL_LINES:]))
     record.setdefault("options_key", settings.job.options_key())
     record["sweep"] = {"dataset_key": dataset_key, "command": cmd[len(settings.entry):]}
+    if gpu is not None:
+        record["sweep"]["gpu"] = gpu               # the physical GPU of a --gpus run (the child saw cuda:0)
     return Outcome(cfg, record, write_record(record, results_dir=settings.results_dir))
+
+
+def config_sort_key(cfg: Config) -> str:
+    """The canonical key --shard sorts on: the same on every machine that plans the same sweep."""
+    return f"{cfg.network}|{cfg.weights}|{cfg.backend}|{cfg.precision}|{cfg.batch_size:08d}|{cfg.device}"
+
+
+def shard_plan(plan: Plan, shard) -> Plan:
+    """This machine's slice. Membership is computed over every runnable configuration, done or not,
+    so a slice never depends on which records this machine happens to have."""
+    from valsuite.sharding import shard_items
+
+    mine = set(shard_items(plan.run + plan.done, shard, key=config_sort_key))
+    return Plan([c for c in plan.run if c in mine], [c for c in plan.done if c in mine], plan.unavailable)
 
 
 def print_plan(plan: Plan) -> None:
@@ -262,10 +280,13 @@ def print_plan(plan: Plan) -> None:
 
 
 def sweep(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
-          device: str | None, settings: Settings, runner: Runner = subprocess_runner) -> list[Outcome]:
+          device: str | None, settings: Settings, runner: Runner = subprocess_runner, shard=None,
+          gpus: list[str] | None = None) -> list[Outcome]:
     """Plan, then run every remaining configuration; returns what ran (failures included).
 
     device None lets each backend pick its own (the GPU where it can use one), like main.py -v.
+    shard: run only this slice (sharding.Shard). gpus: physical GPU ids; CUDA configurations then
+    run in parallel, one child per GPU, the others one at a time after them.
     """
     from valsuite.results.environment import environment
 
@@ -276,15 +297,48 @@ def sweep(networks: list[str], backends: list[str], precisions: list[str], batch
     env = environment()
     dataset_key, dataset_facts = dataset_identity(settings)
     plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"])
+    if shard is not None:
+        plan = shard_plan(plan, shard)
+        print(f"shard {shard}: {len(plan.run) + len(plan.done)} configurations of this sweep are this machine's")
     print_plan(plan)
-    outcomes = []
-    for index, cfg in enumerate(plan.run, 1):
+    progress = _Progress(len(plan.run))
+
+    def one(cfg: Config, child_env: dict | None = None, gpu: str | None = None) -> Outcome:
         start = time.perf_counter()
-        outcome = run_config(cfg, settings, dataset_key, dataset_facts, env, runner)
-        status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"
-        print(f"[{index}/{len(plan.run)}] {cfg.name}: {status} ({time.perf_counter() - start:.1f} s)", flush=True)
-        outcomes.append(outcome)
+        outcome = run_config(cfg, settings, dataset_key, dataset_facts, env, runner, child_env, gpu)
+        progress.report(cfg, outcome, time.perf_counter() - start, gpu)
+        return outcome
+
+    outcomes = _run_all(plan.run, one, gpus)
     failed = [o for o in outcomes if o.failed]
     print(f"sweep done: {len(outcomes) - len(failed)} ok, {len(failed)} failed, {len(plan.done)} already recorded, "
           f"{len(plan.unavailable)} not runnable here; records in {settings.results_dir}")
     return outcomes
+
+
+def _run_all(configs: list[Config], one, gpus: list[str] | None) -> list[Outcome]:
+    """Serially, or the CUDA configurations one child per GPU and the rest after them; plan order kept."""
+    if not gpus:
+        return [one(cfg) for cfg in configs]
+    from valsuite.sharding import run_on_gpus
+
+    on_gpu = [cfg for cfg in configs if cfg.device == "cuda"]
+    done = dict(zip(on_gpu, run_on_gpus(on_gpu, gpus, one)))
+    done.update((cfg, one(cfg)) for cfg in configs if cfg.device != "cuda")
+    return [done[cfg] for cfg in configs]
+
+
+class _Progress:
+    """`[i/n] name: ok (s)` lines; thread-safe, for the --gpus workers."""
+
+    def __init__(self, total: int) -> None:
+        import threading
+
+        self.total, self.count, self.lock = total, 0, threading.Lock()
+
+    def report(self, cfg: Config, outcome: Outcome, seconds: float, gpu: str | None) -> None:
+        status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"
+        where = f" [GPU {gpu}]" if gpu is not None else ""
+        with self.lock:
+            self.count += 1
+            print(f"[{self.count}/{self.total}] {cfg.name}{where}: {status} ({seconds:.1f} s)", flush=True)

@@ -37,5 +37,5 @@ def run_sweep(job: JobOptions) -> int:
                         dataset=dataset, timeout_s=job.sweep.sweep_timeout, force=job.sweep.force)
     sw = job.sweep
     outcomes = sweep(split_list(sw.networks), split_list(sw.backends), split_list(sw.precisions),
-                     sw.batch_size_list(), job.run.device, settings)
+                     sw.batch_size_list(), job.run.device, settings, shard=sw.shard_spec(), gpus=sw.gpu_list())
     return 1 if any(o.failed for o in outcomes) else 0
