@@ -119,3 +119,30 @@ def test_kubernetes_indexed_job_runs_every_shard_once():
         assert parse_shard(f"{k}/{count}") == Shard(k, spec["completions"])
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "--results-dir /results" in command and "/results" in mounts
+
+
+def _example_argv(text: str, values: dict) -> list[str]:
+    """The example's `python main.py ...` arguments, shell variables replaced by sample values."""
+    import shlex
+
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = " ".join(line.rstrip("\\").strip() for line in lines)
+    command = joined[joined.index("python main.py") + len("python main.py"):]
+    for name, value in values.items():
+        command = command.replace("${" + name + "}", value).replace("$" + name, value)
+    return shlex.split(command.split(";")[0])
+
+
+def test_the_examples_are_valid_sweep_command_lines():
+    """The real parser accepts both examples' arguments, and each task gets a different shard."""
+    yaml = pytest.importorskip("yaml", reason="PyYAML parses the manifest")
+    from valsuite.cli.main_cli import build_parser
+    from valsuite.options.job import JobOptions
+
+    slurm = (DOCS / "slurm_sweep.sh").read_text()
+    job = yaml.safe_load((DOCS / "k8s_sweep_job.yaml").read_text())
+    k8s = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    for text, env in ((slurm, {"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4", "RESULTS": "/r",
+                               "DATASET": "/d"}), (k8s, {"JOB_COMPLETION_INDEX": "2"})):
+        parsed = JobOptions.from_args(build_parser().parse_args(_example_argv(text, env)))
+        assert parsed.sweep.shard_spec() == Shard(2, 4) and parsed.sweep.networks
