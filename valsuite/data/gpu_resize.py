@@ -173,6 +173,7 @@ class BatchPlan:
     def __init__(self, shapes: list, positions: list, resize: int, crop: int, interpolation: str) -> None:
         tables: list = []
         offsets: dict = {}
+        held: list = []                                # keeps each table alive, so its id stays unique
         size = 0
 
         def place(table) -> int:
@@ -181,6 +182,7 @@ class BatchPlan:
             if key not in offsets:
                 first, _, coeffs, _ = table
                 offsets[key] = size
+                held.append(table)
                 tables.extend((first, coeffs.reshape(-1)))
                 size += first.size + coeffs.size
             return offsets[key]
