@@ -157,8 +157,8 @@ def resize_crop_gpu(images: list, pp: Preprocess):
     import torch
     import torch.nn.functional as F
 
-    crop = pp.crop_size
-    out = torch.empty((len(images), 3, crop, crop), dtype=torch.uint8, device=images[0].device)
+    crop_h, crop_w = pp.crop_height_width
+    out = torch.empty((len(images), 3, crop_h, crop_w), dtype=torch.uint8, device=images[0].device)
     groups: dict = {}
     for i, img in enumerate(images):
         groups.setdefault(tuple(img.shape[-2:]), []).append(i)
@@ -169,9 +169,9 @@ def resize_crop_gpu(images: list, pp: Preprocess):
             x = F.interpolate(x, size=size, mode=pp.interpolation, antialias=pp.interpolation != "nearest",
                               align_corners=False if pp.interpolation != "nearest" else None)
         x = x.round_().clamp_(0, 255)
-        top = int(round((size[0] - crop) / 2.0))
-        left = int(round((size[1] - crop) / 2.0))
-        out[members] = x[:, :, top:top + crop, left:left + crop].to(torch.uint8)
+        top = int(round((size[0] - crop_h) / 2.0))
+        left = int(round((size[1] - crop_w) / 2.0))
+        out[members] = x[:, :, top:top + crop_h, left:left + crop_w].to(torch.uint8)
     return out
 
 
