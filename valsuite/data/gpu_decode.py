@@ -185,6 +185,8 @@ def _resized_size(height: int, width: int, resize: int) -> tuple[int, int]:
 class GpuDecoded:
     """A staged batch decoded on the decode stream; ready() waits for it (see evaluate/stages.py)."""
 
+    h2d_ms = None   # file bytes go up inside the decode: no separate host-to-device copy of images
+
     def __init__(self, batch: EncodedBatch, images, timer) -> None:
         self.batch = batch
         self._images = images

@@ -11,6 +11,7 @@ from valsuite.backends import BackendOptions, create_backend
 from valsuite.data.loader import ManifestDataset, SyntheticDataset, iterate_batches, make_loader
 from valsuite.data.manifest import Manifest, scan_dataset
 from valsuite.errors import ValsuiteError
+from valsuite.evaluate.timing import TimingOptions, export_times
 from valsuite.evaluate.validate import ValidationResult, run_validation
 from valsuite.models import resolve
 from valsuite.models.spec import ModelSpec
@@ -42,6 +43,9 @@ class RunConfig:
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
     inflight: int = 1                    # batches submitted before the oldest is collected
     decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
+    input_size: tuple[int, int] | None = None   # --input_size HxW; None: the weights' native size
+    timing: TimingOptions = field(default_factory=TimingOptions)
+    count_flops: bool = True             # GFLOPs/params with torch's FLOP counter (one extra model build)
 
 
 @dataclass
@@ -52,7 +56,8 @@ class RunOutcome:
 
 
 def resolve_spec(cfg: RunConfig) -> ModelSpec:
-    return resolve(cfg.network, cfg.weights, cfg.random_weights)
+    spec = resolve(cfg.network, cfg.weights, cfg.random_weights)
+    return spec.at_input_size(*cfg.input_size) if cfg.input_size else spec
 
 
 def _images(cfg: RunConfig, spec: ModelSpec):
@@ -93,7 +98,7 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
         batches, stage = make_pipeline(cfg, spec, dataset)
         result = run_validation(backend, batches, len(dataset), spec.preprocess,
                                 cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
-                                inflight=cfg.inflight)
+                                inflight=cfg.inflight, timing=cfg.timing)
         info = backend.info()
         if stage is not None and hasattr(stage, "describe"):
             dataset_facts = dataset_facts | {"decode_details": stage.describe()}
@@ -101,7 +106,42 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
         backend.deactivate()
     record = make_record(cfg, spec, backend, info, result, dataset_facts, setup_s,
                          input_kind="synthetic" if manifest is None else "dataset")
+    finish_timing(cfg, record, result)
     return RunOutcome(record, result, manifest)
+
+
+def finish_timing(cfg: RunConfig, record: dict, result: ValidationResult) -> None:
+    """The stability warning on the console (it is in the record too) and --export-times."""
+    warning = record["stability"]["warning"]
+    if warning:
+        log.warning("%s %s:%s: %s", record["network"], record["backend"], record["precision"], warning)
+    if cfg.timing.export_times is not None:
+        context = {k: record[k] for k in ("run_id", "network", "backend", "precision", "device", "batch_size",
+                                          "input_size")}
+        path = export_times(cfg.timing.export_times, result.iterations(), context)
+        record["export_times"] = str(path)
+
+
+def model_cost(cfg: RunConfig, spec: ModelSpec) -> dict:
+    """GFLOPs and parameters at the run's input size (a failure leaves None, never stops the run)."""
+    if not cfg.count_flops:
+        return {"gflops": None, "model_params": None, "flops_counter": "off"}
+    from valsuite.models.flops import spec_cost
+
+    cost = spec_cost(spec)
+    return {"gflops": cost["gflops"], "model_params": cost["params"], "flops_counter": cost["flops_counter"]}
+
+
+def accuracy_fields(spec: ModelSpec, summary: dict) -> dict:
+    """Accuracy only at the weights' native size: at any other, a note instead of a number."""
+    if spec.native_size:
+        return {}
+    h, w = spec.input_shape[1:]
+    note = (f"accuracy not reported: input {h}x{w} is not the size the weights were trained and "
+            f"evaluated at ({spec.native_preprocess.crop_size}x{spec.native_preprocess.crop_size}); "
+            "this run measures speed")
+    return {"prec1": None, "prec5": None, "accuracy_note": note,
+            "measured_prec1_off_native": summary.get("prec1")}
 
 
 def backend_options(cfg: RunConfig) -> BackendOptions:
@@ -153,11 +193,14 @@ def make_pipeline(cfg: RunConfig, spec: ModelSpec, dataset):
 def make_record(cfg: RunConfig, spec: ModelSpec, backend, info, result: ValidationResult,
                 dataset_facts: dict, setup_s: float, input_kind: str, kind: str = "validation",
                 **extra) -> dict:
+    summary = result.summary()
     return new_record(
         kind,
         network=spec.network, weights=spec.weights_id, backend=backend.name, precision=cfg.precision,
         device=cfg.device, batch_size=cfg.batch_size, input=input_kind,
-        **result.summary(),
+        **(summary | accuracy_fields(spec, summary)),
+        input_size=list(spec.input_shape[1:]), native_input_size=spec.native_size,
+        model_config=dict(spec.model_config), **model_cost(cfg, spec),
         model_size_mb=info.model_size_mb, num_layers=info.num_layers, num_params=info.num_params,
         artifact=info.artifact, backend_details=info.details, setup_s=setup_s, workers=cfg.workers, inflight=cfg.inflight,
         dataset=dataset_facts, preprocess=spec.preprocess.describe(), published=spec.published,
