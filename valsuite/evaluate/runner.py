@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,8 @@ class RunConfig:
     input_size: tuple[int, int] | None = None   # --input_size HxW; None: the weights' native size
     timing: TimingOptions = field(default_factory=TimingOptions)
     count_flops: bool = True             # GFLOPs/params with torch's FLOP counter (one extra model build)
+    profile_layers: int | None = None    # --profile-layers N: the N most expensive layers, separate run
+    profile_runs: int = 5
 
 
 @dataclass
@@ -100,6 +104,7 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
                                 cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
                                 inflight=cfg.inflight, timing=cfg.timing)
         info = backend.info()
+        profile = layer_profile(cfg, spec, backend) if cfg.profile_layers else None
         if stage is not None and hasattr(stage, "describe"):
             dataset_facts = dataset_facts | {"decode_details": stage.describe()}
     finally:
@@ -107,7 +112,33 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     record = make_record(cfg, spec, backend, info, result, dataset_facts, setup_s,
                          input_kind="synthetic" if manifest is None else "dataset")
     finish_timing(cfg, record, result)
+    if profile is not None:
+        record["layer_profile"] = profile
     return RunOutcome(record, result, manifest)
+
+
+def layer_profile(cfg: RunConfig, spec: ModelSpec, backend) -> dict:
+    """A separate profiling run after the timed batches (profilers perturb timing), on one
+    seeded batch of the run's size. A backend without a profiler: the record says why, the run
+    goes on (its measurements are unaffected)."""
+    import torch
+
+    from valsuite.evaluate.layer_profile import profile_table
+    from valsuite.evaluate.stages import model_input
+
+    if cfg.profile_layers < 1:
+        raise ValsuiteError(f"--profile-layers must be at least 1, got {cfg.profile_layers}")
+    images = torch.from_numpy(np.random.default_rng(cfg.seed).integers(
+        0, 256, size=(cfg.batch_size, *spec.input_shape), dtype=np.uint8))
+    device = backend.input_device
+    try:
+        times = backend.layer_times(model_input(images.to(device), spec.preprocess, device), cfg.profile_runs)
+    except ValsuiteError as exc:
+        log.warning("%s: no layer profile: %s", backend.name, exc)
+        return {"error": str(exc)}
+    summary = times.summary(cfg.profile_layers, cfg.batch_size)
+    log.info("layer profile of %s %s:\n%s", spec.network, backend.name, profile_table(summary))
+    return summary
 
 
 def finish_timing(cfg: RunConfig, record: dict, result: ValidationResult) -> None:
