@@ -50,6 +50,8 @@ class RunConfig:
     count_flops: bool = True             # GFLOPs/params with torch's FLOP counter (one extra model build)
     profile_layers: int | None = None    # --profile-layers N: the N most expensive layers, separate run
     profile_runs: int = 5
+    monitor: bool = True                 # utilisation timeline (NVML on CUDA, psutil on the CPU)
+    monitor_interval_s: float = 0.05
 
 
 @dataclass
@@ -100,9 +102,10 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     setup_s = time.perf_counter() - start
     try:
         batches, stage = make_pipeline(cfg, spec, dataset)
-        result = run_validation(backend, batches, len(dataset), spec.preprocess,
-                                cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
-                                inflight=cfg.inflight, timing=cfg.timing)
+        with _sampler(cfg) as sampler:
+            result = run_validation(backend, batches, len(dataset), spec.preprocess,
+                                    cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
+                                    inflight=cfg.inflight, timing=cfg.timing)
         info = backend.info()
         profile = layer_profile(cfg, spec, backend) if cfg.profile_layers else None
         if stage is not None and hasattr(stage, "describe"):
@@ -112,9 +115,19 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     record = make_record(cfg, spec, backend, info, result, dataset_facts, setup_s,
                          input_kind="synthetic" if manifest is None else "dataset")
     finish_timing(cfg, record, result)
+    record["utilisation"] = sampler.summary() if cfg.monitor else {"source": None, "unavailable": "off"}
     if profile is not None:
         record["layer_profile"] = profile
     return RunOutcome(record, result, manifest)
+
+
+def _sampler(cfg: RunConfig):
+    """The utilisation sampler around the measured loop, or a no-op context when it is off."""
+    import contextlib
+
+    from valsuite.evaluate.monitor import UtilSampler
+
+    return UtilSampler(cfg.device, cfg.monitor_interval_s) if cfg.monitor else contextlib.nullcontext()
 
 
 def layer_profile(cfg: RunConfig, spec: ModelSpec, backend) -> dict:

@@ -72,7 +72,8 @@ def stability(model_stats: dict, cv_warn: float = CV_WARN) -> dict:
     cv = model_stats.get("cv")
     unstable = cv is not None and not math.isnan(cv) and cv > cv_warn
     warning = (f"Latency-model varies by {100 * cv:.1f}% (coefficient of variation > {100 * cv_warn:.0f}%): "
-               "the numbers are not stable; lock the GPU clocks, use --spin-wait, or time more batches"
+               "the numbers are not stable; lock the clocks (GPU: nvidia-smi -lgc), use --spin-wait, "
+               "or time more batches"
                if unstable else None)
     return {"latency_model_cv": cv, "threshold": cv_warn, "stable": not unstable, "warning": warning}
 
