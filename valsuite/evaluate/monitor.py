@@ -97,14 +97,14 @@ class UtilSampler:
         return self
 
     def _loop(self) -> None:
-        next_at = time.perf_counter()
-        while not self._stop.is_set():
+        next_at = time.perf_counter() + self.interval_s
+        # the first sample one interval in: psutil's CPU % needs an interval to measure over
+        while not self._stop.wait(max(0.0, next_at - time.perf_counter())):
             mem, util = self.source.sample()
             self.times.append(time.perf_counter() - self._t0)
             self.memory_mb.append(mem)
             self.util_pct.append(util)
             next_at += self.interval_s
-            self._stop.wait(max(0.0, next_at - time.perf_counter()))
 
     def __exit__(self, *exc) -> None:
         if self._thread is not None:
