@@ -52,37 +52,52 @@ def parse_args(argv):
     p.add_argument("--precompile-workers", type=int, default=0)
     p.add_argument("--budget-s", type=float, default=0.0, help="skip configurations that would start later; 0: none")
     p.add_argument("--workers", type=int, default=0, help="loader workers (synthetic input needs none)")
+    p.add_argument("--batch1", default="", help="backend:precision also timed at batch 1, native size "
+                   "(the p50 next to p99 panel), e.g. torch:fp16")
     return p.parse_args(argv)
 
 
-def configs(args) -> list[tuple[str, tuple[int, int], str, str]]:
+def configs(args) -> list[tuple[str, tuple[int, int], str, str, int]]:
     sizes = [parse_input_size(s) for s in args.sizes.split(",") if s]
     targets = [t.split(":") for t in args.targets.split(",") if t]
-    # torch runs first (no compile), then inductor: a budget cut loses whole inductor rows last
-    return [(net, size, backend, precision) for backend, precision in targets
-            for net in args.networks.split(",") if net for size in sizes]
+    nets = [n for n in args.networks.split(",") if n]
+    # in --targets order (torch first: no compile), so a budget cut loses inductor rows last
+    items = [(net, size, backend, precision, args.batch) for backend, precision in targets
+             for net in nets for size in sizes]
+    if args.batch1:
+        backend, precision = args.batch1.split(":")
+        items += [(net, native_size(net), backend, precision, 1) for net in nets]
+    return items
 
 
-def run_config(args, net: str, size, backend: str, precision: str, weights_dir: Path, warm_only: bool = False):
+def native_size(net: str) -> tuple[int, int]:
+    from valsuite.models import resolve
+
+    return tuple(resolve(net, random_weights=True).input_shape[1:])
+
+
+def run_config(args, net: str, size, backend: str, precision: str, batch: int, weights_dir: Path,
+               warm_only: bool = False):
     """One measured run -> record (or, warm_only, just the compile)."""
     from valsuite.evaluate.runner import RunConfig, run_one
     from valsuite.models import resolve
 
     spec = resolve(net, random_weights=True)
     native = tuple(spec.input_shape[1:]) == tuple(size)
-    cfg = RunConfig(network=net, backend=backend, precision=precision, device=args.device, batch_size=args.batch,
-                    random_weights=True, num_samples=args.batch * args.batches, workers=args.workers,
+    cfg = RunConfig(network=net, backend=backend, precision=precision, device=args.device, batch_size=batch,
+                    random_weights=True, num_samples=batch * args.batches, workers=args.workers,
                     progress=False, weights_dir=weights_dir, input_size=None if native else tuple(size),
                     backend_options={"inductor_freezing": False},
-                    profile_layers=args.profile_layers if (args.profile_layers and native and backend == "torch") else None)
+                    profile_layers=args.profile_layers if (args.profile_layers and native and backend == "torch"
+                                                           and batch == args.batch) else None)
     if warm_only:
         from valsuite.backends import BackendOptions, create_backend
         from valsuite.evaluate.runner import resolve_spec
 
         start = time.perf_counter()
         backend_obj = create_backend(backend, resolve_spec(cfg), precision, args.device,
-                                     BackendOptions(weights_dir=weights_dir, batch_size=args.batch,
-                                                    max_batch=args.batch, extra={"inductor_freezing": False}))
+                                     BackendOptions(weights_dir=weights_dir, batch_size=batch,
+                                                    max_batch=batch, extra={"inductor_freezing": False}))
         backend_obj.activate()
         backend_obj.deactivate()
         return time.perf_counter() - start
@@ -90,9 +105,9 @@ def run_config(args, net: str, size, backend: str, precision: str, weights_dir: 
 
 
 def _warm(args, item, weights_dir):
-    net, size, backend, precision = item
+    logging.basicConfig(level=logging.WARNING)
     try:
-        return item, run_config(args, net, size, backend, precision, weights_dir, warm_only=True), None
+        return item, run_config(args, *item, weights_dir, warm_only=True), None
     except Exception as exc:  # reported in precompile.json, the timed run will fail again and say so
         return item, None, f"{type(exc).__name__}: {exc}"
 
@@ -102,7 +117,10 @@ def precompile(args, items, weights_dir: Path, deadline: float | None) -> list[d
     if not todo or args.precompile_workers < 1:
         return []
     done = []
-    with ProcessPoolExecutor(args.precompile_workers) as pool:
+    import multiprocessing
+
+    # spawn: a fresh interpreter per worker, no CUDA state inherited from a fork
+    with ProcessPoolExecutor(args.precompile_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_warm, args, item, weights_dir) for item in todo]
         for fut in as_completed(futures):
             item, seconds, error = fut.result()
@@ -116,12 +134,12 @@ def precompile(args, items, weights_dir: Path, deadline: float | None) -> list[d
     return done
 
 
-def failure(net, size, backend, precision, args, error: str) -> dict:
+def failure(net, size, backend, precision, batch, args, error: str) -> dict:
     from valsuite.results.environment import environment
     from valsuite.results.record import new_record
 
     return new_record("failure", network=net, weights="random", backend=backend, precision=precision,
-                      device=args.device, batch_size=args.batch, input_size=list(size), error=error,
+                      device=args.device, batch_size=batch, input_size=list(size), error=error,
                       environment=environment())
 
 
@@ -139,20 +157,20 @@ def main(argv=None) -> int:
     warm = precompile(args, items, weights_dir, t0 + 0.45 * args.budget_s if args.budget_s else None)
     (out / "precompile.json").write_text(json.dumps(warm, indent=1))
     done, skipped = 0, []
-    for net, size, backend, precision in items:
+    for net, size, backend, precision, batch in items:
         if deadline and time.perf_counter() > deadline:
-            skipped.append(f"{net} {size[0]}x{size[1]} {backend}:{precision}")
+            skipped.append(f"{net} {size[0]}x{size[1]} {backend}:{precision} b{batch}")
             continue
         start = time.perf_counter()
         try:
-            record = run_config(args, net, size, backend, precision, weights_dir)
+            record = run_config(args, net, size, backend, precision, batch, weights_dir)
         except (ValsuiteError, RuntimeError, ValueError, TypeError) as exc:
             traceback.print_exc()
-            record = failure(net, size, backend, precision, args, f"{type(exc).__name__}: {exc}")
+            record = failure(net, size, backend, precision, batch, args, f"{type(exc).__name__}: {exc}")
         write_record(record, results_dir=records_dir)
         done += 1
         lat = (record.get("latency_model_ms") or {}).get("p50")
-        log.info("%s %dx%d %s:%s: %s (%.1f s)", net, *size, backend, precision,
+        log.info("%s %dx%d %s:%s b%d: %s (%.1f s)", net, *size, backend, precision, batch,
                  f"Latency-model p50 {lat:.3f} ms, {record.get('gflops') or 0:.2f} GFLOPs" if lat else record.get("error"),
                  time.perf_counter() - start)
     report(out)
