@@ -102,10 +102,12 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     setup_s = time.perf_counter() - start
     try:
         batches, stage = make_pipeline(cfg, spec, dataset)
+        _reset_cuda_peak(cfg.device)
         with _sampler(cfg) as sampler:
             result = run_validation(backend, batches, len(dataset), spec.preprocess,
                                     cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
                                     inflight=cfg.inflight, timing=cfg.timing)
+        torch_peak = _torch_peak_mb(cfg.device)
         info = backend.info()
         profile = layer_profile(cfg, spec, backend) if cfg.profile_layers else None
         if stage is not None and hasattr(stage, "describe"):
@@ -115,7 +117,7 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     record = make_record(cfg, spec, backend, info, result, dataset_facts, setup_s,
                          input_kind="synthetic" if manifest is None else "dataset")
     finish_timing(cfg, record, result)
-    record["utilisation"] = sampler.summary() if cfg.monitor else {"source": None, "unavailable": "off"}
+    record["utilisation"] = (sampler.summary() if cfg.monitor else {"source": None, "unavailable": "off"}) | torch_peak
     if profile is not None:
         record["layer_profile"] = profile
     return RunOutcome(record, result, manifest)
@@ -128,6 +130,24 @@ def _sampler(cfg: RunConfig):
     from valsuite.evaluate.monitor import UtilSampler
 
     return UtilSampler(cfg.device, cfg.monitor_interval_s) if cfg.monitor else contextlib.nullcontext()
+
+
+def _reset_cuda_peak(device: str) -> None:
+    """NVML sees the whole device, including what torch's caching allocator keeps from earlier
+    runs of this process; torch's own peak, reset here, is this run's alone."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _torch_peak_mb(device: str) -> dict:
+    if device != "cuda":
+        return {}
+    import torch
+
+    return {"torch_peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20}
 
 
 def layer_profile(cfg: RunConfig, spec: ModelSpec, backend) -> dict:

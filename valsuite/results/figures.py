@@ -272,19 +272,23 @@ def timeline_figure(records: list[dict], path: Path) -> Path | None:
     runs.sort(key=row_sort_key)
     runs = runs[:6]
     plt = _plt()
-    fig, axes = plt.subplots(2, len(runs), figsize=(3.6 * len(runs) + 0.6, 5.6), squeeze=False, sharey="row")
+    fig, axes = plt.subplots(2, len(runs), figsize=(3.6 * len(runs) + 0.6, 5.6), squeeze=False)
     for col, r in enumerate(runs):
         util = r["utilisation"]
         line = util["timeline"]
         axes[0][col].plot(line["t_s"], line["memory_mb"], color="tab:blue")
-        axes[0][col].set_ylim(bottom=0)               # an axis from 0: a 1% change looks like one
         axes[1][col].plot(line["t_s"], line["util_pct"], color="tab:green")
-        axes[1][col].set_ylim(bottom=0)
         peak = util.get("gpu_mem_peak_mb") or util.get("rss_peak_mb")
         mean = util.get("gpu_util_mean_pct") or util.get("cpu_mean_pct")
         name = "Vanilla (torch fp32)" if combo(r) == "torch fp32" else combo(r)
         axes[0][col].set_title(f"{name} ({r.get('device')})\npeak {peak:,.0f} MB, mean {mean:.0f}%", fontsize=8)
         axes[1][col].set_xlabel("seconds into the run", fontsize=8)
+    for row, key in ((0, "memory_mb"), (1, "util_pct")):
+        # one scale per row, from 0 (a 1% change must not look like a doubling), set after all
+        # runs are drawn so that no run is cut off
+        top = max(max(r["utilisation"]["timeline"][key] or [0.0]) for r in runs)
+        for ax in axes[row]:
+            ax.set_ylim(0, max(top * 1.08, 1.0 if row else 10.0))
     gpu = runs[0]["utilisation"].get("source") == "nvml"
     axes[0][0].set_ylabel("GPU memory used (MB)" if gpu else "process RSS (MB)", fontsize=8)
     axes[1][0].set_ylabel("GPU utilisation (%)" if gpu else "process CPU (%; 100 = 1 core)", fontsize=8)

@@ -56,7 +56,7 @@ def matrix_row(record: dict) -> list[str]:
             _num(params / 1e6 if params else None, 1),
             f"{_num(lat.get('p50'), 3)} / {_num(lat.get('p99'), 3)}",
             _num(model_throughput(record), 0), _num(record.get("throughput_img_s"), 0),
-            _num(util.get("gpu_mem_peak_mb") or util.get("rss_peak_mb"), 0),
+            _num(util.get("torch_peak_allocated_mb") or util.get("gpu_mem_peak_mb") or util.get("rss_peak_mb"), 0),
             "-" if stable is None else ("yes" if stable else "no")]
 
 
@@ -67,5 +67,6 @@ def matrix_table(groups: list) -> str:
                      disable_numparse=True)
     note = ("`*` not the weights' native size (speed only). GFLOPs: torch.utils.flop_counter, one image, "
             "a multiply-add counts 2. img/s (model): batch / mean Latency-model; img/s: from Latency-all. "
-            "mem peak: GPU memory used (NVML) or process RSS on the CPU. stable: CV of Latency-model <= 10%.")
+            "mem peak: torch's peak allocation in the run where recorded, else GPU memory used on the whole "
+            "device (NVML; it includes what earlier runs of the process left cached), process RSS on the CPU. stable: CV of Latency-model <= 10%.")
     return "\n".join([table, "", note])
