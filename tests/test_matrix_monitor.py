@@ -19,7 +19,7 @@ def test_cpu_sampler_records_a_timeline():
         while time.perf_counter() < end:       # keep one core busy
             pass
     summary = sampler.summary()
-    assert summary["source"] == "psutil" and 8 <= summary["samples"] <= 20
+    assert summary["source"] == "psutil" and 9 <= summary["samples"] <= 21
     assert summary["rss_peak_mb"] > 10 and summary["cpu_mean_pct"] > 30
     times = summary["timeline"]["t_s"]
     assert times == sorted(times) and len(times) == len(summary["timeline"]["memory_mb"]) == summary["samples"]

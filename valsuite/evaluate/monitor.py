@@ -100,16 +100,20 @@ class UtilSampler:
         next_at = time.perf_counter() + self.interval_s
         # the first sample one interval in: psutil's CPU % needs an interval to measure over
         while not self._stop.wait(max(0.0, next_at - time.perf_counter())):
-            mem, util = self.source.sample()
-            self.times.append(time.perf_counter() - self._t0)
-            self.memory_mb.append(mem)
-            self.util_pct.append(util)
+            self._sample()
             next_at += self.interval_s
+
+    def _sample(self) -> None:
+        mem, util = self.source.sample()
+        self.times.append(time.perf_counter() - self._t0)
+        self.memory_mb.append(mem)
+        self.util_pct.append(util)
 
     def __exit__(self, *exc) -> None:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
+            self._sample()                  # the state at the end: a run shorter than one interval has one
             self.source.close()
 
     def summary(self) -> dict:
