@@ -79,25 +79,28 @@ def native_size(net: str) -> tuple[int, int]:
 def run_config(args, net: str, size, backend: str, precision: str, batch: int, weights_dir: Path,
                warm_only: bool = False):
     """One measured run -> record (or, warm_only, just the compile)."""
+    from valsuite.backends import BackendOptions
     from valsuite.evaluate.runner import RunConfig, run_one
     from valsuite.models import resolve
+    from valsuite.options.inductor import InductorOptions
 
     spec = resolve(net, random_weights=True)
+    # no freezing: the FX graph cache the precompile warmed then serves the timed run
+    options = BackendOptions(weights_dir=weights_dir, batch_size=batch, max_batch=batch,
+                             inductor=InductorOptions(no_freezing=True))
     native = tuple(spec.input_shape[1:]) == tuple(size)
     cfg = RunConfig(network=net, backend=backend, precision=precision, device=args.device, batch_size=batch,
                     random_weights=True, num_samples=batch * args.batches, workers=args.workers,
                     progress=False, weights_dir=weights_dir, input_size=None if native else tuple(size),
-                    backend_options={"inductor_freezing": False},
+                    backend_options=options,
                     profile_layers=args.profile_layers if (args.profile_layers and native and backend == "torch"
                                                            and batch == args.batch) else None)
     if warm_only:
-        from valsuite.backends import BackendOptions, create_backend
+        from valsuite.backends import create_backend
         from valsuite.evaluate.runner import resolve_spec
 
         start = time.perf_counter()
-        backend_obj = create_backend(backend, resolve_spec(cfg), precision, args.device,
-                                     BackendOptions(weights_dir=weights_dir, batch_size=batch,
-                                                    max_batch=batch, extra={"inductor_freezing": False}))
+        backend_obj = create_backend(backend, resolve_spec(cfg), precision, args.device, options)
         backend_obj.activate()
         backend_obj.deactivate()
         return time.perf_counter() - start

@@ -105,7 +105,7 @@ def test_tensorrt_layer_timer_sums_per_layer_after_a_warm_up_pass():
 
 @pytest.mark.skipif(not MANIFESTS.is_dir(), reason="TensorRT API manifests not found")
 def test_tensorrt_profiler_names_exist_in_every_manifest():
-    from valsuite.tensorrt.apicheck import check_files, load_manifests
+    from tools.trt_apicheck import check_files, load_manifests
 
     manifests = load_manifests(MANIFESTS)
     report = check_files([Path("valsuite/tensorrt/layer_timer.py")], manifests)
