@@ -45,10 +45,12 @@ class Config:
     precision: str
     batch_size: int
     device: str
+    input_size: str = ""  # "HxW" off the native size, "" at it (as input_size_tag reads a record)
 
     @property
     def name(self) -> str:
-        return f"{self.network} {self.backend} {self.precision} b{self.batch_size} ({self.device})"
+        size = f" {self.input_size}" if self.input_size else ""
+        return f"{self.network}{size} {self.backend} {self.precision} b{self.batch_size} ({self.device})"
 
 
 def package_entry() -> list[str]:
@@ -110,14 +112,23 @@ def record_dataset_key(record: dict) -> str | None:
 
 
 def record_key(record: dict) -> tuple:
+    from valsuite.results.render import input_size_tag
+
     return (record.get("network"), record.get("weights"), record.get("backend"), record.get("precision"),
             record.get("batch_size"), record.get("device"), record_dataset_key(record),
-            (record.get("environment") or {}).get("machine"), record.get("options_key"))
+            (record.get("environment") or {}).get("machine"), record.get("options_key"), input_size_tag(record))
 
 
 def config_key(cfg: Config, dataset_key: str, machine: str, options_key: str) -> tuple:
     return (cfg.network, cfg.weights, cfg.backend, cfg.precision, cfg.batch_size, cfg.device, dataset_key, machine,
-            options_key)
+            options_key, cfg.input_size)
+
+
+def size_tag(spec, size: tuple[int, int] | None) -> str:
+    """'' at the network's native size (also when given explicitly), else 'HxW'."""
+    if size is None or spec.at_input_size(*size).native_size:
+        return ""
+    return f"{size[0]}x{size[1]}"
 
 
 def unavailable_reason(spec, backend: str, precision: str, device: str) -> str | None:
@@ -148,7 +159,8 @@ def backend_device(backend: str, device: str | None) -> str:
 
 
 def make_plan(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
-              device: str | None, settings: Settings, dataset_key: str, machine: str) -> Plan:
+              device: str | None, settings: Settings, dataset_key: str, machine: str,
+              input_sizes: list[tuple[int, int] | None] = (None,)) -> Plan:
     """Split the cross product into configurations to run, already done, and impossible here."""
     from valsuite.backends import ALIASES
     from valsuite.models import resolve
@@ -164,8 +176,8 @@ def make_plan(networks: list[str], backends: list[str], precisions: list[str], b
             if reason:
                 plan.unavailable.append((f"{spec.network} {backend} {precision} ({run_on})", reason))
                 continue
-            for batch in batch_sizes:
-                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on)
+            for batch, size in itertools.product(batch_sizes, dict.fromkeys(size_tag(spec, s) for s in input_sizes)):
+                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on, size)
                 key = config_key(cfg, dataset_key, machine, settings.job.options_key())
                 done = not settings.force and key in existing
                 (plan.done if done else plan.run).append(cfg)
@@ -176,7 +188,7 @@ def child_job(cfg: Config, settings: Settings, output_json: Path, scratch: Path)
     """Every option group of the sweep, with this configuration's network/backend/precision/batch/device."""
     job = settings.job
     return dataclasses.replace(
-        job, model=dataclasses.replace(job.model, network=cfg.network),
+        job, model=dataclasses.replace(job.model, network=cfg.network, input_size=cfg.input_size or None),
         data=dataclasses.replace(job.data, dataset=settings.dataset, synthetic=settings.dataset is None),
         run=dataclasses.replace(job.run, backend=cfg.backend, trt=False, precision=cfg.precision,
                                 batch_size=cfg.batch_size, device=cfg.device, no_progress=True,
@@ -245,8 +257,10 @@ def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts:
         else:
             problem = failure_message(returncode, stderr)
     if record is None:
+        size = [int(v) for v in cfg.input_size.split("x")] if cfg.input_size else None
         record = new_record("failure", network=cfg.network, weights=cfg.weights, backend=cfg.backend,
                             precision=cfg.precision, device=cfg.device, batch_size=cfg.batch_size,
+                            input_size=size, native_input_size=not cfg.input_size,
                             dataset=dataset_facts, environment=env, error=problem, returncode=returncode,
                             stderr_tail="\n".join(stderr.splitlines()[-TAIL_LINES:]))
     record.setdefault("options_key", settings.job.options_key())
@@ -281,7 +295,8 @@ def print_plan(plan: Plan) -> None:
 
 def sweep(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
           device: str | None, settings: Settings, runner: Runner = subprocess_runner, shard=None,
-          gpus: list[str] | None = None) -> list[Outcome]:
+          gpus: list[str] | None = None,
+          input_sizes: list[tuple[int, int] | None] = (None,)) -> list[Outcome]:
     """Plan, then run every remaining configuration; returns what ran (failures included).
 
     device None lets each backend pick its own (the GPU where it can use one), like main.py -v.
@@ -296,7 +311,8 @@ def sweep(networks: list[str], backends: list[str], precisions: list[str], batch
         raise ValsuiteError(f"batch sizes must be at least 1, got {batch_sizes}")
     env = environment()
     dataset_key, dataset_facts = dataset_identity(settings)
-    plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"])
+    plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"],
+                     input_sizes)
     if shard is not None:
         plan = shard_plan(plan, shard)
         print(f"shard {shard}: {len(plan.run) + len(plan.done)} configurations of this sweep are this machine's")

@@ -111,7 +111,9 @@ class InductorBackend(LaunchesOnCuda, Backend):
     def _compile_jit(self, net):
         import torch
 
-        freezing = True   # weights are constants during inference: let inductor fold them
+        # weights are constants during inference: let inductor fold them, unless the FX graph cache
+        # matters more (--inductor-no-freezing)
+        freezing = not self.options.inductor.no_freezing
         fn = torch.compile(net, dynamic=False, options={"freezing": freezing})
         start = time.perf_counter()
         with torch.inference_mode():

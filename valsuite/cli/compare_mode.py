@@ -24,7 +24,8 @@ def _inputs(job: JobOptions) -> tuple[Path | None, int]:
 
 
 def refuse_unused(job: JobOptions) -> None:
-    refuse(job.given("report", "sweep"), "with --compare")
+    refuse(job.given("report", "sweep", "measure"), "with --compare")
+    refuse(["--input_size"] if job.model.input_size else [], "with --compare (parity runs at the weights' native size)")
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--inflight", "--warmup")],
            "with --compare (name backends and precisions with --candidates)")
     refuse([f for f in job.speed.given() if f != "--cuda-graph"], "with --compare")

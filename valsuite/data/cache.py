@@ -48,7 +48,8 @@ def cache_path(cache_dir: Path, manifest: Manifest, pp: Preprocess) -> Path:
     """One file per dataset folder and preprocessing; a changed dataset overwrites (rebuilds) it."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(manifest.root).resolve().name) or "dataset"
     tag = sha256_json(pp.describe())[:12]
-    return Path(cache_dir) / f"{name}_{pp.crop_size}px_{tag}.npy"
+    size = pp.crop_size if pp.crop_hw is None else "x".join(map(str, pp.crop_hw))
+    return Path(cache_dir) / f"{name}_{size}px_{tag}.npy"
 
 
 class CachedDataset:

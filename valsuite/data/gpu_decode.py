@@ -178,6 +178,8 @@ def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, de
 class GpuDecoded:
     """A staged batch decoded on the decode stream; ready() waits for it (see evaluate/stages.py)."""
 
+    h2d_ms = None   # file bytes go up inside the decode: no separate host-to-device copy of images
+
     def __init__(self, batch: EncodedBatch, images, timer, keep=None) -> None:
         self.batch = batch
         self._images = images
@@ -257,6 +259,10 @@ class GpuDecodeStage:
         if pp.interpolation not in ("bilinear", "bicubic"):
             raise ValsuiteError(f"--decode gpu resizes with bilinear or bicubic filters, not {pp.interpolation}",
                                 hint="use --decode cpu")
+        if pp.crop_hw is not None and pp.crop_hw != (pp.crop_size, pp.crop_size):
+            # the batched kernels crop a square of crop_size; an --input_size crop would not fit
+            raise ValsuiteError(f"--decode gpu crops the native {pp.crop_size}x{pp.crop_size} only, not "
+                                f"{pp.crop_hw[0]}x{pp.crop_hw[1]}", hint="use --decode cpu with --input_size")
         self.pp = pp
         self.device = device
         self.depth = depth
