@@ -30,3 +30,6 @@ def test_null_run_counts_every_image_from_jpegs_and_from_the_cache(tiny_dataset,
         assert outcome.record["num_images"] == 7 and outcome.record["backend"] == "null"
         assert len(set(outcome.result.top1)) == 1                     # all-zero outputs: one constant answer
         assert outcome.record["e2e_throughput_img_s"] > 0
+        # tied zeros rank nothing: no Prec@1/Prec@5, a note instead
+        assert outcome.record["prec1"] is None and outcome.record["prec5"] is None
+        assert "null backend" in outcome.record["accuracy_note"]
