@@ -21,12 +21,15 @@ def test_head_group_reaches_the_backend_and_the_record_key():
 
 
 def test_segmentation_group_parses_and_validates():
+    from valsuite.cli.segmentation_mode import study_sizes
+    from valsuite.segmentation.study import STUDY_SIZES
+
     job = job_of("--segmentation", "--input_sizes", "384x576,768x1344", "--seg-heads", "fused-argmax",
                  "--fuse-scale", "0.25")
-    assert job.segmentation.sizes() == ((384, 576), (768, 1344))
+    assert study_sizes(job) == ((384, 576), (768, 1344)) and study_sizes(job_of("--segmentation")) == STUDY_SIZES
     assert job.segmentation.heads() == ("fused-argmax",)
     with pytest.raises(ValsuiteError, match="HxW"):
-        job_of("--segmentation", "--input_sizes", "384")
+        study_sizes(job_of("--segmentation", "--input_sizes", "384y"))
     with pytest.raises(ValsuiteError, match="fuse-scale"):
         job_of("--segmentation", "--fuse-scale", "2")
     with pytest.raises(ValsuiteError, match="unknown segmentation head"):
@@ -39,7 +42,8 @@ def test_segmentation_group_parses_and_validates():
     (["-v", "--synthetic", "--network", "lraspp_mobilenet_v3_large", "--random-weights"], "segmentation network"),
     (["--segmentation", "--network", "resnet50"], "needs a segmentation network"),
     (["--segmentation", "--network", "lraspp_mobilenet_v3_large", "--head", "topk"], "no effect with --segmentation"),
-    (["--sweep", "--input_sizes", "384x384"], "no effect with --sweep"),
+    (["--sweep", "--fuse-scale", "0.25"], "no effect with --sweep"),
+    (["--segmentation", "--network", "lraspp_mobilenet_v3_large", "--shard", "0/2"], "no effect with --segmentation"),
 ])
 def test_options_a_mode_does_not_use_are_refused(argv, message, capsys, tmp_path):
     from valsuite.cli.common import run_script

@@ -24,7 +24,8 @@ def _inputs(job: JobOptions) -> tuple[Path | None, int]:
 
 
 def refuse_unused(job: JobOptions) -> None:
-    refuse(job.given("report", "sweep", "segmentation"), "with --compare")
+    refuse(job.given("report", "sweep", "measure", "segmentation"), "with --compare")
+    refuse(["--input_size"] if job.model.input_size else [], "with --compare (parity runs at the weights' native size)")
     refuse(job.given("heads"), "with --compare: parity compares the logits head only (topk and argmax return "
                                "class indices, which have no element-wise error; their Prec@1/Prec@5 rows come "
                                "from -v --head)")

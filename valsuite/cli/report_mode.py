@@ -27,15 +27,18 @@ def run_sweep(job: JobOptions) -> int:
     from valsuite.sweep import Settings, sweep
 
     refuse(job.given("parity", "segmentation"), "with --sweep")
+    refuse(["--export-times"] if job.measure.export_times else [],
+           "with --sweep (every child would write the same file; each record has its own statistics)")
     refuse([f for f in job.given("report") if f != "--results"], "with --sweep")
-    refuse([f for f in job.model.given() if f == "--network"] +
+    refuse([f for f in job.model.given() if f in ("--network", "--input_size")] +
            [f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--batch_size", "--output-json")],
-           "with --sweep (use --networks, --backends, --precisions, --batch_sizes)")
+           "with --sweep (use --networks, --backends, --precisions, --batch_sizes, --input_sizes)")
     dataset = job.data.folder()
     results_dir = job.report.results or job.run.results_dir
     settings = Settings(job=dataclasses.replace(job, run=dataclasses.replace(job.run, results_dir=results_dir)),
                         dataset=dataset, timeout_s=job.sweep.sweep_timeout, force=job.sweep.force)
     sw = job.sweep
     outcomes = sweep(split_list(sw.networks), split_list(sw.backends), split_list(sw.precisions),
-                     sw.batch_size_list(), job.run.device, settings)
+                     sw.batch_size_list(), job.run.device, settings, shard=sw.shard_spec(), gpus=sw.gpu_list(),
+                     input_sizes=sw.input_size_list())
     return 1 if any(o.failed for o in outcomes) else 0

@@ -19,7 +19,8 @@ log = logging.getLogger("valsuite")
 
 
 def refuse_unused(job: JobOptions) -> None:
-    refuse(job.given("parity", "report", "sweep", "heads", "trt", "trt_run", "speed"),
+    refuse([f for f in job.given("sweep") if f != "--input_sizes"], "with --segmentation")
+    refuse(job.given("parity", "report", "heads", "trt", "trt_run", "speed"),
            "with --segmentation (its heads are --seg-heads; TensorRT runs no segmentation head yet)")
     refuse([f for f in job.run.given() if f in ("--inflight", "--workers", "--output-json")], "with --segmentation")
     if job.data.dataset is not None and not job.data.dataset.is_dir():
@@ -41,11 +42,20 @@ def study_options(job: JobOptions):
     seg = job.segmentation
     return StudyOptions(
         network=job.model.network, weights=job.model.weights, random_weights=job.model.random_weights,
-        sizes=seg.sizes(), heads=seg.heads(), backends=tuple(job.run.backends()), precisions=tuple(job.run.precisions()),
+        sizes=study_sizes(job), heads=seg.heads(), backends=tuple(job.run.backends()), precisions=tuple(job.run.precisions()),
         device=job.run.device, batch_size=job.run.batch_size if "--batch_size" in given else SEGMENTATION_BATCH,
         num_images=job.data.samples(SEGMENTATION_IMAGES), warmup=2 if job.run.warmup is None else job.run.warmup,
         seed=job.data.seed, fuse_scale=seg.fuse_scale, dataset=job.data.dataset, weights_dir=job.model.weights_dir,
         precision=precision, inductor=job.inductor)
+
+
+def study_sizes(job: JobOptions) -> tuple[tuple[int, int], ...]:
+    """--input_sizes (HxW list), else the seed study's five sizes."""
+    from valsuite.heads.kinds import check_size
+    from valsuite.segmentation.study import STUDY_SIZES
+
+    given = [size for size in job.sweep.input_size_list() if size is not None]
+    return tuple(check_size(size) for size in given) or STUDY_SIZES
 
 
 def run_segmentation(job: JobOptions) -> int:

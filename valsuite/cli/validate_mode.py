@@ -36,17 +36,21 @@ def refuse_segmentation_network(job: JobOptions) -> None:
 
 
 def run_config(job: JobOptions, backend: str, precision: str, dataset, num_samples: int, exclude=frozenset(),
-               reason=None):
+               reason=None, several: bool = False):
     from valsuite.backends import device_for
     from valsuite.evaluate.runner import RunConfig
 
+    measure = job.measure
     return RunConfig(network=job.model.network, backend=backend, precision=precision,
                      device=device_for(backend, job.run.device), batch_size=job.run.batch_size, weights=job.model.weights,
                      random_weights=job.model.random_weights, dataset=dataset, num_samples=num_samples,
                      seed=job.data.seed, workers=job.run.workers, warmup_batches=job.run.warmup,
                      weights_dir=job.model.weights_dir, progress=not job.run.no_progress, inflight=job.run.inflight,
                      backend_options=job.backend_options(backend, dataset), exclude=exclude, exclude_reason=reason,
-                     cache=job.speed.cache, decode=job.speed.decode)
+                     cache=job.speed.cache, decode=job.speed.decode, input_size=job.model.input_hw(),
+                     timing=measure.timing(f"{backend}_{precision}" if several else ""),
+                     profile_layers=measure.profile_layers, monitor=not measure.no_monitor,
+                     monitor_interval_s=measure.monitor_interval_ms / 1e3)
 
 
 def validate(job: JobOptions) -> int:
@@ -59,8 +63,8 @@ def validate(job: JobOptions) -> int:
     num_samples = job.data.samples()
     precisions = job.run.precisions()
     exclude, reason = calibration_exclusions(job.backend_options("torch", dataset).precision, dataset, precisions)
-    configs = [run_config(job, b, p, dataset, num_samples, exclude, reason)
-               for b, p in itertools.product(backends, precisions)]
+    rows = list(itertools.product(backends, precisions))
+    configs = [run_config(job, b, p, dataset, num_samples, exclude, reason, several=len(rows) > 1) for b, p in rows]
     records = run_configs(configs, job, skip_unsupported=False)
     return 0 if records else 2
 
@@ -79,7 +83,7 @@ def default_job(job: JobOptions) -> int:
         if not ok:
             print(f"skipped backend {name}: {reason}")
             continue
-        configs.append(run_config(job, name, "fp32", None, job.data.samples()))
+        configs.append(run_config(job, name, "fp32", None, job.data.samples(), several=True))
     run_configs(configs, job, skip_unsupported=True)
     print("\nNo accuracy: this default job times seeded synthetic images. For Prec@1/Prec@5 pass an "
           "ImageNet val folder: python main.py -v --dataset DIR (DIR/<wnid>/*.JPEG; "

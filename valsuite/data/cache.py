@@ -48,7 +48,8 @@ def cache_path(cache_dir: Path, manifest: Manifest, pp: Preprocess) -> Path:
     """One file per dataset folder and preprocessing; a changed dataset overwrites (rebuilds) it."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(manifest.root).resolve().name) or "dataset"
     tag = sha256_json(pp.describe())[:12]
-    return Path(cache_dir) / f"{name}_{pp.crop_size}px_{tag}.npy"
+    size = pp.crop_size if pp.crop_hw is None else "x".join(map(str, pp.crop_hw))
+    return Path(cache_dir) / f"{name}_{size}px_{tag}.npy"
 
 
 class CachedDataset:
@@ -80,8 +81,25 @@ class CachedDataset:
         return np.array(self.array[index]), int(self.labels[index]), index, None
 
     def read_into(self, start: int, stop: int, out: np.ndarray) -> None:
-        """Copy images [start, stop) into `out` (a pinned buffer on CUDA): one memcpy, no stacking."""
-        np.copyto(out, self.array[start:stop])
+        """Read images [start, stop) into `out` (a pinned buffer on CUDA) with one pread.
+
+        Not a copy out of the memory map: faulting in a mapping page by page takes the process's
+        mmap lock, and 16 reader threads then queue on it (the null backend's cached pass ran at
+        64k img/s on the H200 that way). pread copies from the page cache with no faults."""
+        item = int(np.prod(self.pp.input_shape))
+        offset = int(self.array.offset) + start * item
+        want = (stop - start) * item
+        view = memoryview(out.reshape(-1)).cast("B")
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            done = 0
+            while done < want:
+                got = os.preadv(fd, [view[done:want]], offset + done)
+                if got <= 0:
+                    raise ValsuiteError(f"cache {self.path} is shorter than its sidecar says: rebuild it")
+                done += got
+        finally:
+            os.close(fd)
 
 
 def open_cache(cache_dir: str | Path, manifest: Manifest, pp: Preprocess, workers: int = 2,

@@ -22,8 +22,8 @@ import numpy as np
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
 from valsuite.evaluate.accuracy import TopKAccuracy
+from valsuite.evaluate.timing import TimingOptions, latency_stats, stability
 from valsuite.heads.kinds import PREC5_UNAVAILABLE
-from valsuite.results.record import latency_stats
 
 
 def default_warmup(num_batches: int) -> int:
@@ -41,12 +41,17 @@ class ValidationResult:
     indices: list = field(default_factory=list)
     latency_all_ms: list = field(default_factory=list)    # timed batches only
     latency_model_ms: list = field(default_factory=list)
+    h2d_ms: list = field(default_factory=list)          # host-to-device copy (None where not separate)
+    d2h_ms: list = field(default_factory=list)          # device-to-host copy of the outputs
+    timed_batch_sizes: list = field(default_factory=list)
+    timing: TimingOptions = field(default_factory=TimingOptions)
     timed_images: int = 0
     warmup_batches: int = 0
     num_batches: int = 0
     wall_s: float = 0.0
     timed_wall_s: float = 0.0                           # wall time of the timed batches, loader waits included
     stage: str = "serial"                               # how batches reached the device (stages.py)
+    inflight: int = 1
     head: str = "logits"                                # output head (valsuite/heads)
     ranks: int = 5                                      # classes the head ranks per image (argmax: 1)
 
@@ -68,13 +73,28 @@ class ValidationResult:
         """Images per second of the whole pipeline after warm-up (what a 50,000-image pass sees)."""
         return self.timed_images / self.timed_wall_s if self.timed_wall_s > 0 else None
 
+    def iterations(self) -> list[dict]:
+        """Every timed batch, in order (what --export-times writes)."""
+        return [{"batch": i, "images": n, "latency_all_ms": a, "latency_model_ms": m, "h2d_ms": h, "d2h_ms": d}
+                for i, (n, a, m, h, d) in enumerate(zip(self.timed_batch_sizes, self.latency_all_ms,
+                                                        self.latency_model_ms, self.h2d_ms, self.d2h_ms))]
+
     def summary(self) -> dict:
+        pcts = self.timing.percentiles
+        model = latency_stats(self.latency_model_ms, pcts)
         return {
             "num_images": self.num_images,
             "prec1": self.prec1,
             "prec5": self.prec5,
-            "latency_all_ms": latency_stats(self.latency_all_ms),
-            "latency_model_ms": latency_stats(self.latency_model_ms),
+            "latency_all_ms": latency_stats(self.latency_all_ms, pcts),
+            "latency_model_ms": model,
+            # trtexec's three columns; None where the backend cannot separate the copies (CPU)
+            "h2d_ms": latency_stats(self.h2d_ms, pcts),
+            "d2h_ms": latency_stats(self.d2h_ms, pcts),
+            "timing": {"percentiles": list(pcts), "spin_wait": self.timing.spin_wait,
+                       "loop": "synchronous per batch" if self.inflight == 1 else
+                       f"{self.inflight} batches in flight (enqueues overlap, as trtexec)"},
+            "stability": stability(model, self.timing.cv_warn),
             "throughput_img_s": self.throughput(),
             "pipeline_throughput_img_s": self.num_images / self.wall_s if self.wall_s > 0 else None,
             "e2e_throughput_img_s": self.e2e_throughput(),
@@ -98,7 +118,8 @@ def _score(result: ValidationResult, outputs, labels, head: str = "logits") -> N
 
 def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_size: int,
                    warmup_batches: int | None = None, progress: bool = True,
-                   stage=None, inflight: int = 1, head: str = "logits") -> ValidationResult:
+                   stage=None, inflight: int = 1, timing: TimingOptions | None = None,
+                   head: str = "logits") -> ValidationResult:
     """Evaluate `backend` on `batches` (iterable of loader.Batch) holding `num_expected` images.
 
     `stage` turns batches into staged batches on the device (stages.py); by default a serial copy
@@ -118,7 +139,8 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
     warmup = default_warmup(num_batches) if warmup_batches is None else min(warmup_batches, num_batches)
     device = backend.input_device
     stage = stage or default_stage(device)
-    result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name, head=head,
+    result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name,
+                              timing=timing or TimingOptions(), inflight=inflight, head=head,
                               ranks=1 if head == "argmax" else 5)
     _prewarm(backend, pp, min(batch_size, num_expected), device)
     bar = _progress(num_expected, backend, progress)
@@ -148,6 +170,9 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
 def _collect(result: ValidationResult, item, warmup: int, clock: dict, bar) -> None:
     """Wait for one submitted batch, time it (Latency-all ends at host outputs) and score it."""
     number, staged, start, submitted = item
+    # submit() results need only wait(); spin() and d2h_ms are optional (cuda_launch has both)
+    if result.timing.spin_wait and hasattr(submitted, "spin"):
+        submitted.spin()                     # busy-wait: no wake-up latency of a sleeping thread
     outputs, model_ms = submitted.wait()
     outputs = outputs.to("cpu")
     elapsed_ms = (time.perf_counter() - start) * 1e3 + staged.pre_ms
@@ -155,6 +180,9 @@ def _collect(result: ValidationResult, item, warmup: int, clock: dict, bar) -> N
     if number >= warmup:
         result.latency_all_ms.append(elapsed_ms)
         result.latency_model_ms.append(model_ms)
+        result.h2d_ms.append(staged.h2d_ms)
+        result.d2h_ms.append(getattr(submitted, "d2h_ms", None))
+        result.timed_batch_sizes.append(len(batch))
         result.timed_images += len(batch)
     _score(result, outputs, batch.labels, result.head)
     result.indices.extend(batch.indices.tolist())

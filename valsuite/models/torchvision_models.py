@@ -16,6 +16,15 @@ NETWORKS = {
     "resnet101": "ResNet101_Weights",
     "resnet152": "ResNet152_Weights",
     "mobilenet_v2": "MobileNet_V2_Weights",
+    # the TensorRT shootout's backbones (seed 002) and the ones users ask about
+    "mobilenet_v3_small": "MobileNet_V3_Small_Weights",
+    "mobilenet_v3_large": "MobileNet_V3_Large_Weights",
+    "efficientnet_b0": "EfficientNet_B0_Weights",
+    "mnasnet1_0": "MNASNet1_0_Weights",
+    "regnet_y_400mf": "RegNet_Y_400MF_Weights",
+    "shufflenet_v2_x1_0": "ShuffleNet_V2_X1_0_Weights",
+    "vgg16": "VGG16_Weights",
+    "convnext_tiny": "ConvNeXt_Tiny_Weights",
 }
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from valsuite.errors import ValsuiteError
 from valsuite.heads.kinds import CLASSIFIER_HEADS, DEFAULT_FUSE_SCALE, SEGMENTATION_HEADS, HeadSpec
 from valsuite.options.base import OptionGroup, option
 
-STUDY_SIZES = "384x384,384x576,576x576,576x768,768x1344"
+# the study's input sizes come from --input_sizes (the sweep group's flag: same spelling, same
+# HxW list); without it, the seed's five sizes (valsuite.segmentation.study.STUDY_SIZES)
 SEGMENTATION_IMAGES = 4      # default images per configuration (each timed once)
 SEGMENTATION_BATCH = 1       # default batch size of the study (the seed measured single images)
 
@@ -30,8 +30,6 @@ class HeadOptions(OptionGroup):
 class SegmentationOptions(OptionGroup):
     TITLE = "segmentation head study (--segmentation)"
 
-    input_sizes: str = option("--input_sizes", "--input-sizes", default=STUDY_SIZES,
-                              help="comma list of HxW input sizes (default: %(default)s)")
     seg_heads: str = option("--seg-heads", default=",".join(SEGMENTATION_HEADS),
                             help="comma list of segmentation heads: " + "; ".join(
                                 f"{k} = {v}" for k, v in SEGMENTATION_HEADS.items())
@@ -41,18 +39,9 @@ class SegmentationOptions(OptionGroup):
                                     "(default: %(default)s)")
 
     def validate(self) -> "SegmentationOptions":
-        self.sizes()
         for head in self.heads():
             HeadSpec(head, "segmentation", self.fuse_scale)
         return self
-
-    def sizes(self) -> tuple[tuple[int, int], ...]:
-        from valsuite.heads.kinds import parse_size
-
-        sizes = tuple(parse_size(part) for part in self.input_sizes.split(",") if part.strip())
-        if not sizes:
-            raise ValsuiteError("--input_sizes is empty")
-        return sizes
 
     def heads(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p.strip() for p in self.seg_heads.split(",") if p.strip()))

@@ -31,14 +31,11 @@ REQUIRED_KEYS = (
 LATENCY_KEYS = ("mean", "max", "p50", "p90", "p99", "count")
 
 
-def latency_stats(samples_ms) -> dict:
-    """mean / max / p50 / p90 / p99 of per-batch latencies in milliseconds."""
-    arr = np.asarray(list(samples_ms), dtype=np.float64)
-    if arr.size == 0:
-        return {k: None for k in LATENCY_KEYS} | {"count": 0}
-    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
-    return {"mean": float(arr.mean()), "max": float(arr.max()), "p50": float(p50),
-            "p90": float(p90), "p99": float(p99), "count": int(arr.size)}
+def latency_stats(samples_ms, percentiles=None) -> dict:
+    """mean / max / std / cv / p50 / p90 / p99 (and any other percentiles) of latencies in ms."""
+    from valsuite.evaluate.timing import DEFAULT_PERCENTILES, latency_stats as stats
+
+    return stats(samples_ms, percentiles or DEFAULT_PERCENTILES)
 
 
 def new_record(kind: str, **fields) -> dict:
