@@ -42,6 +42,7 @@ class RunConfig:
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
     inflight: int = 1                    # batches submitted before the oldest is collected
     decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
+    class_list: Path | None = None       # --class-list FILE: a custom class list (recorded as such)
 
 
 @dataclass
@@ -62,13 +63,14 @@ def _images(cfg: RunConfig, spec: ModelSpec):
             raise ValsuiteError(f"--num-samples must be at least 1, got {cfg.num_samples}")
         data = SyntheticDataset(cfg.num_samples, spec.preprocess, cfg.seed)
         return data, None, {"path": None, "synthetic": True, "num_images": cfg.num_samples, "seed": cfg.seed}
-    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
+    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason, cfg.class_list)
     return ManifestDataset(manifest, spec.preprocess), manifest, facts
 
 
-def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None) -> tuple[Manifest, dict]:
+def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None,
+                        class_list: Path | None = None) -> tuple[Manifest, dict]:
     """The images a run evaluates (calibration images excluded) and the dataset facts for its record."""
-    manifest = scan_dataset(dataset)
+    manifest = scan_dataset(dataset, class_list=class_list)
     facts = {}
     if exclude:
         before = len(manifest)
