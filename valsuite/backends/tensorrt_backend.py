@@ -82,14 +82,14 @@ class TensorRTBackend(Backend):
         if self.options.artifact is not None:
             path = Path(self.options.artifact)
             return path, check_engine_file(path, self.precision, trt.__version__, gpu_facts())
-        from valsuite.cli.trt_args import build_options_from_extra
+        from valsuite.tensorrt.profile import profile_for_run
 
-        options = build_options_from_extra(self.options.extra, self.precision, self.spec.input_shape,
-                                           self.options.batch_size, self.options.weights_dir)
-        extra = self.options.extra
-        return ensure_engine(self.spec, options, self.options.weights_dir,
-                             precision_options=extra.get("precision_options"),
-                             force=bool(extra.get("trt_rebuild")), verbose=bool(extra.get("trt_verbose")), trt=trt)
+        opts, build = self.options, self.options.trt
+        shapes = profile_for_run((-1, *self.spec.input_shape), opts.batch_size, build.min_batch, build.opt_batch,
+                                 build.max_batch)
+        return ensure_engine(self.spec, build.build_options(self.precision, shapes, opts.weights_dir),
+                             opts.weights_dir, precision_options=opts.precision, force=opts.rebuild,
+                             verbose=build.trt_verbose, trt=trt)
 
     def _load(self, trt, path: Path) -> None:
         import torch

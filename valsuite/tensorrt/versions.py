@@ -1,7 +1,7 @@
 """Where TensorRT comes from, which version it is, and the branch helpers the API check understands.
 
 Code that must differ between TensorRT versions branches on `trt_major()` or `trt_version()`
-(`if trt_major() >= 11: ... else: ...`); the conformance test (valsuite.tensorrt.apicheck) reads
+(`if trt_major() >= 11: ... else: ...`); the conformance test (tools.trt_apicheck) reads
 exactly these calls to decide which manifest versions reach which branch.
 """
 
