@@ -157,7 +157,7 @@ CASES = [
                                        "dataset folder not found", data=False)),
     Case("dataset-is-a-file", _args_case("main.py", lambda i, o: _with_file(i / "val.tar", b"x", _validate(i, o) + [
         "--dataset", str(i / "val.tar")]),
-                                         "is a file, not a folder", data=False), cli_todo=True),
+                                         "is a file, not a folder", data=False)),
     Case("empty-class-folders", _args_case("main.py", lambda i, o: (i / "val" / CLASSES[0]).mkdir(parents=True) or
                                            _validate(i, o), "no images found", data=False)),
     # synset mapping
@@ -219,6 +219,37 @@ CASES = [
     Case("calibration-list-bad-entry", _args_case("main.py", lambda i, o: _with_file(
         i / "val" / "calibration_list.txt", b"n01440764/gone.JPEG\n", _validate(i, o) + [
             "--backend", "onnxruntime", "--precision", "int8"]), "calibration image not found: n01440764/gone.JPEG")),
+    # output locations: checked before the first image is read
+    Case("results-dir-under-a-file", _args_case("main.py", lambda i, o: _with_file(i / "f", b"x", _validate(i, o) + [
+        "--results-dir", str(i / "f" / "results")]), "--results-dir")),
+    Case("output-json-is-a-folder", _args_case("main.py", lambda i, o: _validate(i, o) + ["--output-json", str(i)],
+                                               "is a folder; give a file name")),
+    Case("weights-dir-is-a-file", _args_case("main.py", lambda i, o: _with_file(i / "w", b"x", _validate(i, o) + [
+        "--weights-dir", str(i / "w"), "--backend", "onnxruntime"]), "--weights-dir")),
+    Case("cache-under-a-file", _args_case("main.py", lambda i, o: _with_file(i / "f", b"x", _validate(i, o) + [
+        "--cache", str(i / "f" / "c")]), "--cache")),
+    Case("report-plots-under-a-file", _args_case("main.py", lambda i, o: _with_file(i / "f", b"x", [
+        "--report", "--results", str(REPO / "tests" / "fixtures" / "records"), "--plots", str(i / "f" / "p")]),
+        "--plots", data=False)),
+    Case("report-readme-is-a-folder", _args_case("main.py", lambda i, o: [
+        "--report", "--results", str(REPO / "tests" / "fixtures" / "records"), "--readme", str(i), "--no-plots"],
+        "--readme", data=False)),
+    # seed spellings and class lists
+    Case("onnx-transform-pretrained", _args_case("onnx_transform.py", lambda i, o: [
+        "--network", "resnet18", "--pretrained", "--weights-dir", str(o)],
+        "--pretrained is not an option of onnx_transform.py: pretrained weights are the default", data=False)),
+    Case("class-list-missing", _args_case("main.py", lambda i, o: _validate(i, o) + ["--class-list", str(i / "c.txt")],
+                                          "class list not found")),
+    Case("class-list-with-synthetic", _args_case("main.py", lambda i, o: [
+        "-v", "--synthetic", "--class-list", str(i / "c.txt"), *FAST], "--class-list has no effect", data=False)),
+    Case("class-list-lacks-a-folder", _args_case("main.py", lambda i, o: _with_file(i / "c.txt", b"n01440764 tench\n",
+                                                 _validate(i, o) + ["--class-list", str(i / "c.txt")]),
+                                                 "are not classes of the class list")),
+    Case("calib-exclude-without-dataset", _args_case("main.py", lambda i, o: [
+        "-v", "--synthetic", "--calib-exclude", *FAST], "--calib-exclude has no effect", data=False)),
+    Case("no-combination-runs", _args_case("main.py", lambda i, o: _validate(i, o) + [
+        "--backend", "onnxruntime,torch", "--precision", "bf16"],
+        "no requested backend/precision combination can run here: onnxruntime:bf16 on cpu")),
     # report input
     Case("report-not-a-record", _bad_records({"hello": 1}, "run record {path}: not a run record of schema 1")),
     Case("report-prec1-text", _bad_records(_good_record() | {"prec1": "abc"}, "run record {path}: field 'prec1'")),
@@ -268,3 +299,86 @@ def test_the_real_scripts_behave_the_same(name: str, tmp_path: Path, monkeypatch
     monkeypatch.setenv("VALSUITE_TEST_SUBPROCESS", "1")
     case = next(c for c in CASES if c.name == name)
     test_bad_input_is_one_line_exit_2_and_changes_no_input(case, tmp_path)
+
+
+# -- misuses valsuite recovers from: exit 0, and the record says what happened ------------------
+def _records(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+
+
+def test_dot_files_are_skipped_and_counted(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in", tmp_path / "out"
+    root = _dataset(inp)
+    (root / CLASSES[0] / "._resource_fork.JPEG").write_bytes(b"\x00\x05\x16\x07 mac resource fork")
+    (root / CLASSES[1] / ".hidden.JPEG").write_bytes(b"not an image")
+    before = snapshot(inp)
+    result = cli_runner.run("main.py", _validate(inp, out), tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    [record] = _records(out)
+    assert record["num_images"] == 4 and record["dataset"]["ignored_files"] == 2
+    assert snapshot(inp) == before
+
+
+def test_warmup_covering_every_batch_still_times_one(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in", tmp_path / "out"
+    _dataset(inp)
+    result = cli_runner.run("main.py", _validate(inp, out, "--warmup", "10"), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--warmup 10 covers all 2 batch(es)" in result.stderr
+    [record] = _records(out)
+    assert record["latency_all_ms"]["count"] == 1 and record["latency_all_ms"]["mean"] is not None
+
+
+def test_unsupported_combinations_are_listed_and_the_rest_run(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in", tmp_path / "out"
+    _dataset(inp)
+    result = cli_runner.run("main.py", _validate(inp, out, "--precision", "fp32,bf16"), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("skipped torch:bf16 on cpu: torch bf16 runs on CUDA only")
+    assert [(r["backend"], r["precision"]) for r in _records(out)] == [("torch", "fp32")]
+    assert "| Vanilla (torch) | fp32" in result.stdout
+
+
+def test_custom_class_list_only_when_asked_and_recorded(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in", tmp_path / "out"
+    _dataset(inp)
+    (inp / "LOC_synset_mapping.txt").write_text("".join(f"{w} class {k}\n" for k, w in enumerate(reversed(CLASSES))))
+    refused = cli_runner.run("main.py", _validate(inp, out), tmp_path)
+    assert_one_error(refused, "LOC_synset_mapping.txt:1: n01494475 where ImageNet's list has n01440764")
+    result = cli_runner.run("main.py", _validate(inp, out, "--class-list", str(inp / "LOC_synset_mapping.txt")),
+                            tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [record] = _records(out)
+    assert record["dataset"]["custom_classes"] is True
+    assert record["dataset"]["mapping"] == str(inp / "LOC_synset_mapping.txt")
+
+
+def test_bare_report_prints_and_leaves_the_readme_alone(tmp_path: Path) -> None:
+    readme = REPO / "README.md"
+    before = hashlib.sha256(readme.read_bytes()).hexdigest()
+    result = cli_runner.run("main.py", ["--report", "--results", str(REPO / "tests" / "fixtures" / "records"),
+                                        "--no-plots"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "valsuite:results" in result.stdout or "| " in result.stdout
+    assert hashlib.sha256(readme.read_bytes()).hexdigest() == before
+
+
+def test_int8_exclusions_apply_to_every_row_and_a_corrupt_calibration_cache_is_rebuilt(tmp_path: Path) -> None:
+    """Issue item 4: fp32 and int8 rows of one run evaluate the same images; then a corrupt
+    calibration cache is recomputed with one log line, no traceback."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    _dataset(inp)
+    args = _validate(inp, out, "--backend", "onnxruntime", "--precision", "fp32,int8", "--calib-size", "2")
+    result = cli_runner.run("main.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _records(out)
+    assert sorted(r["precision"] for r in rows) == ["fp32", "int8"]
+    assert {r["num_images"] for r in rows} == {2}
+    assert len({r["dataset"]["file_list_sha256"] for r in rows}) == 1
+    caches = list((out / "weights" / "calibration").glob("*.int8-minmax.calib.json"))
+    assert len(caches) == 1
+    caches[0].write_text('{"key": "x", "tensors": {')
+    again = cli_runner.run("main.py", _validate(inp, out, "--backend", "onnxruntime", "--precision", "int8",
+                                                "--calib-size", "2"), tmp_path)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr[-3000:]
+    assert "corrupt" in again.stderr

@@ -190,17 +190,17 @@ def test_fp16_needs_no_calibration_images_int8_does():
 
 
 def test_exclusions_apply_to_every_row_when_any_row_is_int8(tmp_path):
+    from valsuite.evaluate.runner import calibration_exclusions
     from valsuite.precision import PrecisionOptions
-    from valsuite.precision.calibdata import run_exclusions
 
     root = tmp_path / "val"
     for i in range(8):
         write_image(root / "n01440764" / f"{i}.JPEG", seed=i)
-    options = PrecisionOptions(calib_size=2)
-    excluded, reason, facts = run_exclusions(options, root, ["fp32", "fp16", "int8"])
-    assert len(excluded) == 2 and "any row of this run" in reason and facts["excluded_images"] == 2
-    assert run_exclusions(options, root, ["fp32", "fp16"]) == (frozenset(), None, {})
-    assert run_exclusions(options, None, ["int8"]) == (frozenset(), None, {})
+    options = PrecisionOptions(calib_size=2, eval_dataset=root)
+    excluded, reason = calibration_exclusions(options, root, ["fp32", "fp16", "int8"])
+    assert len(excluded) == 2 and "2 calibration image(s)" in reason
+    assert calibration_exclusions(options, root, ["fp32", "fp16"]) == (frozenset(), None)
+    assert calibration_exclusions(options, None, ["int8"]) == (frozenset(), None)
 
 
 def test_calibration_cap_note_is_said_once(tmp_path, caplog):
@@ -276,3 +276,46 @@ def test_no_cuda_runtime_warning_once_inductor_is_imported():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env,
                             timeout=120)
     assert result.returncode == 0 and "No CUDA runtime" not in result.stderr, result.stderr
+
+
+# -- sweeps ---------------------------------------------------------------------------------------
+def _sweep_settings(tmp_path, *argv: str):
+    from valsuite.cli.main_cli import build_parser
+    from valsuite.options.job import JobOptions
+    from valsuite.sweep import Settings
+
+    job = JobOptions.from_args(build_parser().parse_args(["--results-dir", str(tmp_path / "r"), *argv]))
+    return Settings(job=job, dataset=None)
+
+
+def test_sweep_says_which_configuration_runs_and_shows_no_scratch_paths(tmp_path, capsys):
+    from valsuite.sweep import sweep, user_lines
+
+    settings = _sweep_settings(tmp_path, "--num_samples", "8")
+    seen = []
+
+    def runner(cmd, timeout):
+        seen.append(capsys.readouterr().out)    # what the user saw before this child ran
+        return 1, "error: boom\n"
+
+    sweep(["resnet18"], ["torch"], ["fp32"], [1, 2], "cpu", settings, runner=runner)
+    assert seen[0].rstrip().endswith("[1/2] resnet18 torch fp32 b1 (cpu): running")
+    assert seen[1].rstrip().endswith("[2/2] resnet18 torch fp32 b2 (cpu): running")
+    text = "INFO valsuite: record written: /tmp/valsuite-sweep-1x/results/r.json\nerror: real problem\n"
+    assert user_lines(text) == "error: real problem\n"
+
+
+def test_sweep_with_an_int8_row_excludes_calibration_images_from_every_row(tmp_path):
+    from valsuite.sweep import Config, command, sweep_job
+
+    settings = _sweep_settings(tmp_path)
+    data = tmp_path / "val"
+    with_int8 = sweep_job(settings.job, ["fp32", "int8"], data)
+    assert with_int8.precision.calib_exclude and not settings.job.precision.calib_exclude
+    assert sweep_job(settings.job, ["fp32", "fp16"], data) is settings.job
+    assert sweep_job(settings.job, ["fp32", "int8"], None) is settings.job
+    settings.job = with_int8
+    settings.dataset = data
+    cmd = command(Config("resnet18", "random", "onnxruntime", "fp32", 8, "cpu"), settings, tmp_path / "o.json",
+                  tmp_path / "s")
+    assert "--calib-exclude" in cmd and "int8" not in cmd     # the fp32 child, told to exclude

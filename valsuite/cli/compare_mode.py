@@ -28,6 +28,7 @@ def refuse_unused(job: JobOptions) -> None:
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--inflight", "--warmup")],
            "with --compare (name backends and precisions with --candidates)")
     refuse([f for f in job.speed.given() if f != "--cuda-graph"], "with --compare")
+    refuse([f for f in job.given("data", "precision") if f in ("--class-list", "--calib-exclude")], "with --compare")
     if job.data.synthetic:
         refuse(["--synthetic"], "with --compare (random inputs are its default)")
 

@@ -71,7 +71,7 @@ def check_dataset_folder(root: Path) -> None:
     """A missing dataset and a dataset path that is a file are different mistakes: say which."""
     if root.is_dir():
         return
-    hint = "pass --dataset DIR with DIR/<wnid>/*.JPEG, see format_dataset.py"
+    hint = "pass --dataset DIR (DIR/<wnid>/*.JPEG; see format_dataset.py) or --synthetic"
     if root.exists():
         raise ValsuiteError(f"dataset {root} is a file, not a folder", hint=hint)
     raise ValsuiteError(f"dataset folder not found: {root}", hint=hint)

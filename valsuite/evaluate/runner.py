@@ -112,14 +112,16 @@ def backend_options(cfg: RunConfig) -> BackendOptions:
                                max_batch=cfg.batch_size)
 
 
-def calibration_exclusions(options, dataset: Path | None, precisions: list[str]) -> tuple[frozenset, str | None]:
-    """When a run has an int8 row, every row of it (so the table compares like with like) skips the
-    calibration images that come from the evaluated folder; the record's dataset facts say so."""
+def calibration_exclusions(options, dataset: Path | None, precisions: list[str],
+                           class_list: Path | None = None) -> tuple[frozenset, str | None]:
+    """When a run (or a sweep) has an int8 row, every row of it (so the table compares like with
+    like) skips the calibration images that come from the evaluated folder; the record's dataset
+    facts say so. A sweep's non-int8 children pass "int8" in `precisions` for the same reason."""
     if dataset is None or "int8" not in precisions:
         return frozenset(), None
     from valsuite.precision import calibration_exclusions as exclusions
 
-    excluded, facts = exclusions(options, scan_dataset(dataset))
+    excluded, facts = exclusions(options, scan_dataset(dataset, class_list=class_list))
     return (frozenset(excluded), facts["excluded_reason"]) if excluded else (frozenset(), None)
 
 

@@ -8,7 +8,6 @@ evaluation preprocessing (load_uint8 + normalize), never a calibration-specific 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,22 +171,3 @@ def calibration_exclusions(options: PrecisionOptions, manifest) -> tuple[set[str
              if excluded else None}
     return excluded, facts
 
-
-def run_exclusions(options: PrecisionOptions, dataset: Path | None, precisions,
-                   class_list: Path | None = None) -> tuple[frozenset[str], str | None, dict]:
-    """The images that no row of a run or sweep evaluates, and why (plus facts for records).
-
-    When any row is int8 and its calibration images come from the evaluated folder, those images
-    are excluded from every row — fp32, fp16 and int8, every backend and batch size — so that all
-    rows of one run (or sweep) are measured on the same images and land in one table.
-    """
-    if dataset is None or "int8" not in set(precisions):
-        return frozenset(), None, {}
-    from valsuite.data.manifest import scan_dataset
-
-    if options.eval_dataset is None:
-        options = dataclasses.replace(options, eval_dataset=Path(dataset))
-    excluded, facts = calibration_exclusions(options, scan_dataset(dataset, class_list=class_list))
-    reason = (f"{facts['excluded_reason']} by any row of this run (the int8 rows calibrate on them)"
-              if excluded else None)
-    return frozenset(excluded), reason, facts
