@@ -250,6 +250,10 @@ CASES = [
     Case("no-combination-runs", _args_case("main.py", lambda i, o: _validate(i, o) + [
         "--backend", "onnxruntime,torch", "--precision", "bf16"],
         "no requested backend/precision combination can run here: onnxruntime:bf16 on cpu")),
+    Case("compare-int8-without-images", _args_case("main.py", lambda i, o: [
+        "--compare", "--candidates", "onnxruntime:fp16,onnxruntime:int8", "--num_samples", "4", "--network",
+        "mobilenet_v2", "--random-weights", "--weights-dir", str(o), "--results-dir", str(o), "--no-progress"],
+        "candidate onnxruntime:int8: int8 calibration needs images", data=False)),
     # report input
     Case("report-not-a-record", _bad_records({"hello": 1}, "run record {path}: not a run record of schema 1")),
     Case("report-prec1-text", _bad_records(_good_record() | {"prec1": "abc"}, "run record {path}: field 'prec1'")),
@@ -382,3 +386,16 @@ def test_int8_exclusions_apply_to_every_row_and_a_corrupt_calibration_cache_is_r
                                                 "--calib-size", "2"), tmp_path)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr[-3000:]
     assert "corrupt" in again.stderr
+
+
+def test_fp16_parity_needs_no_images(tmp_path: Path) -> None:
+    """--compare with random inputs: FP16 runs (its range check on seeded synthetic images)."""
+    out = tmp_path / "out"
+    result = cli_runner.run("main.py", ["--compare", "--candidates", "onnxruntime:fp16", "--num_samples", "4",
+                                        "--batch_size", "2", "--network", "mobilenet_v2", "--random-weights",
+                                        "--weights-dir", str(out), "--results-dir", str(out), "--no-progress"],
+                            tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [record] = [json.loads(p.read_text()) for p in out.glob("*_compare_*.json") if "top1" not in p.name]
+    assert [c["name"] for c in record["candidates"]] == ["onnxruntime:fp16"] and record["skipped"] == []
+    assert "fp16 ranges measured on 32 seeded synthetic images" in result.stderr
