@@ -90,7 +90,7 @@ def dataset_identity(settings: Settings) -> tuple[str, dict]:
         return synthetic_key(facts), facts
     from valsuite.data.manifest import scan_dataset
 
-    facts = scan_dataset(settings.dataset).describe()
+    facts = scan_dataset(settings.dataset, class_list=settings.job.data.class_list).describe()
     return f"sha256:{facts['file_list_sha256']}", facts
 
 
@@ -132,20 +132,14 @@ def size_tag(spec, size: tuple[int, int] | None) -> str:
 
 
 def unavailable_reason(spec, backend: str, precision: str, device: str) -> str | None:
-    """Why this machine cannot run a combination (None when it can): asks the backend itself.
-
-    Constructing a backend checks precision, device and engine presence without loading anything.
-    """
-    from valsuite.backends import BackendOptions, backend_available, create_backend
+    """Why this machine cannot run a combination (None when it can): the same check main.py -v
+    makes before its first row (valsuite.backends.combos); an unknown backend is listed too."""
+    from valsuite.backends.combos import combination_reason
 
     try:
-        ok, reason = backend_available(backend)
-        if not ok:
-            return reason or f"backend {backend} is not available here"
-        create_backend(backend, spec, precision, device, BackendOptions())
+        return combination_reason(spec, backend, precision, device)
     except ValsuiteError as exc:
         return str(exc)
-    return None
 
 
 def backend_device(backend: str, device: str | None) -> str:
@@ -210,8 +204,25 @@ def subprocess_runner(cmd: list[str], timeout_s: float | None, env: dict | None 
         tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         return 124, tail + f"\ntimed out after {timeout_s:g} s"
     if done.stderr:
-        sys.stderr.write(done.stderr[-4000:])
+        sys.stderr.write(user_lines(done.stderr[-4000:]))
     return done.returncode, done.stderr or ""
+
+
+SCRATCH_PREFIX = "valsuite-sweep-"
+
+
+def user_lines(text: str) -> str:
+    """A child's stderr without the lines about its scratch folder (the record moves on anyway)."""
+    kept = [line for line in text.splitlines(keepends=True) if SCRATCH_PREFIX not in line]
+    return "".join(kept)
+
+
+def sweep_job(job: JobOptions, precisions: list[str], dataset: Path | None) -> JobOptions:
+    """Every child of a sweep with an int8 row leaves the calibration images out (--calib-exclude),
+    so every row of the sweep is measured on the same images and lands in one table."""
+    if dataset is None or "int8" not in precisions:
+        return job
+    return dataclasses.replace(job, precision=dataclasses.replace(job.precision, calib_exclude=True))
 
 
 def failure_message(returncode: int, stderr: str) -> str:
@@ -244,7 +255,7 @@ def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts:
     """Run one configuration in a child process and store its record, or a failure record.
 
     child_env/gpu: with --gpus, the child's environment pins it to one GPU; the record notes which."""
-    with tempfile.TemporaryDirectory(prefix="valsuite-sweep-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
         output = Path(scratch) / "record.json"
         cmd = command(cfg, settings, output, Path(scratch) / "results")
         returncode, stderr = runner(cmd, settings.timeout_s, child_env)
@@ -310,6 +321,7 @@ def sweep(networks: list[str], backends: list[str], precisions: list[str], batch
     if any(b < 1 for b in batch_sizes):
         raise ValsuiteError(f"batch sizes must be at least 1, got {batch_sizes}")
     env = environment()
+    settings = dataclasses.replace(settings, job=sweep_job(settings.job, precisions, settings.dataset))
     dataset_key, dataset_facts = dataset_identity(settings)
     plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"],
                      input_sizes)
@@ -320,6 +332,7 @@ def sweep(networks: list[str], backends: list[str], precisions: list[str], batch
     progress = _Progress(len(plan.run))
 
     def one(cfg: Config, child_env: dict | None = None, gpu: str | None = None) -> Outcome:
+        progress.started(cfg, gpu)                         # no silence while a child runs
         start = time.perf_counter()
         outcome = run_config(cfg, settings, dataset_key, dataset_facts, env, runner, child_env, gpu)
         progress.report(cfg, outcome, time.perf_counter() - start, gpu)
@@ -351,6 +364,11 @@ class _Progress:
         import threading
 
         self.total, self.count, self.lock = total, 0, threading.Lock()
+
+    def started(self, cfg: Config, gpu: str | None) -> None:
+        where = f" [GPU {gpu}]" if gpu is not None else ""
+        with self.lock:
+            print(f"[{self.count + 1}/{self.total}] {cfg.name}{where}: running", flush=True)
 
     def report(self, cfg: Config, outcome: Outcome, seconds: float, gpu: str | None) -> None:
         status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"

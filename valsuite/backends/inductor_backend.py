@@ -36,9 +36,19 @@ from valsuite.backends.base import Backend, BackendInfo
 from valsuite.backends.cuda_launch import LaunchesOnCuda
 from valsuite.backends.torch_backend import CudaGraphRunner, _require_cuda, count_torch
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_file, write_sidecar
+from valsuite.fileio import artifact_lock, publish, read_sidecar, sha256_file, sidecar_stale_reason, write_sidecar
 
 log = logging.getLogger(__name__)
+
+
+def _drop_no_cuda_runtime(record: logging.LogRecord) -> bool:
+    """torch.utils.cpp_extension warns 'No CUDA runtime is found' on import whenever a CUDA
+    toolkit is installed but no GPU is usable; inductor imports it for every CPU compile, so each
+    CPU row printed it although nothing is wrong. Only that one message is dropped."""
+    return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_drop_no_cuda_runtime)
 
 AOT_MAX_BATCH = 4096
 AOT_FORMAT = 1
@@ -150,13 +160,13 @@ class InductorBackend(LaunchesOnCuda, Backend):
 
         path = self.package_path()
         key = self._aot_key(params_sha)
-        sidecar = read_sidecar(path)
-        reason = _package_stale(path, sidecar, key)
         compile_s = 0.0
-        if reason is not None:
-            if reason != "missing":
-                log.warning("AOT package %s is stale (%s): recompiling", path, reason)
-            compile_s = self._build_package(net, path, key)
+        with artifact_lock(path):   # parallel runs: the second waits, then loads the same package
+            reason = _package_stale(path, read_sidecar(path), key)
+            if reason is not None:
+                if reason != "missing":
+                    log.warning("AOT package %s is stale (%s): recompiling", path, reason)
+                compile_s = self._build_package(net, path, key)
         start = time.perf_counter()
         try:
             runner = torch._inductor.aoti_load_package(str(path))
@@ -201,7 +211,7 @@ class InductorBackend(LaunchesOnCuda, Backend):
         try:
             torch._inductor.aoti_compile_and_package(program, package_path=tmp)
             Path(path).with_name(path.name + ".json").unlink(missing_ok=True)
-            os.replace(tmp, path)
+            publish(tmp, path)   # the user's umask, not mkstemp's 0600
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

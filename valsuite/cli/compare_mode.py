@@ -32,6 +32,7 @@ def refuse_unused(job: JobOptions) -> None:
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--inflight", "--warmup")],
            "with --compare (name backends and precisions with --candidates)")
     refuse([f for f in job.speed.given() if f != "--cuda-graph"], "with --compare")
+    refuse([f for f in job.given("data", "precision") if f in ("--class-list", "--calib-exclude")], "with --compare")
     if job.data.synthetic:
         refuse(["--synthetic"], "with --compare (random inputs are its default)")
 
@@ -58,6 +59,8 @@ def config_from_options(job: JobOptions):
             print(f"skipped candidate {item['candidate']}: {item['reason']}")
     # with random inputs, --dataset is only the default calibration source of int8 candidates
     calib_source = dataset or job.data.dataset
+    if calib_source is None and job.precision.calib_dataset is None:
+        cfg.candidates = int8_needs_images(cfg.candidates, cfg.skipped)
     if dataset is None and job.data.dataset is not None and not any(c.precision == "int8" for c in cfg.candidates):
         refuse(["--dataset"], "with --inputs random and no int8 candidate (it only calibrates)")
     cfg.candidate_options = {c.name: job.backend_options(c.backend, calib_source) for c in cfg.candidates}
@@ -65,6 +68,20 @@ def config_from_options(job: JobOptions):
     precision = job.backend_options("torch", dataset).precision
     cfg.exclude, cfg.exclude_reason = calibration_exclusions(precision, dataset, [c.precision for c in cfg.candidates])
     return cfg
+
+
+def int8_needs_images(candidates: list, skipped: list[dict]) -> list:
+    """Without any image folder, int8 candidates cannot calibrate: said before any candidate is
+    built (an explicitly named one is an error, a default one a skip with its reason). FP16 needs
+    no images: its range check runs on seeded synthetic images."""
+    reason = "int8 calibration needs images (pass --calib-dataset DIR or --dataset DIR)"
+    for cand in candidates:
+        if cand.precision == "int8":
+            if cand.explicit:
+                raise ValsuiteError(f"candidate {cand.name}: {reason}")
+            skipped.append({"candidate": cand.name, "reason": reason})
+            print(f"skipped candidate {cand.name}: {reason}")
+    return [c for c in candidates if c.precision != "int8"]
 
 
 def run_compare_mode(job: JobOptions) -> int:

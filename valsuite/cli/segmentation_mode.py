@@ -59,17 +59,21 @@ def study_sizes(job: JobOptions) -> tuple[tuple[int, int], ...]:
 
 
 def run_segmentation(job: JobOptions) -> int:
-    from valsuite.results.record import write_record
+    from valsuite.outputs import OutputLocation, check_writable
+    from valsuite.results.record import store_record
     from valsuite.results.render import machine_of
     from valsuite.results.segmentation import render_segmentation, segmentation_groups
     from valsuite.segmentation.study import run_study
 
     refuse_unused(job)
     opts = study_options(job)
+    # before the first image: a read-only folder must not cost a whole study
+    check_writable([OutputLocation("--results-dir", job.run.results_dir),
+                    OutputLocation("--weights-dir", job.model.weights_dir)])
 
     def store(record: dict) -> None:
         record["options_key"] = job.options_key()
-        path = write_record(record, results_dir=job.run.results_dir)
+        path = store_record(record, results_dir=job.run.results_dir)   # a late failure falls back, said so
         log.info("record written: %s", path)
 
     outcome = run_study(opts, store)

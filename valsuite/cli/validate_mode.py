@@ -35,6 +35,36 @@ def refuse_segmentation_network(job: JobOptions) -> None:
                             hint="run its output-head study with --segmentation (docs/heads.md)")
 
 
+def output_locations(job: JobOptions, backends: list[str]) -> list:
+    """Every place this run writes: checked before the first image is read, so that a read-only
+    folder or an --output-json that is a folder never costs a whole evaluation."""
+    from valsuite.outputs import OutputLocation
+
+    locations = [OutputLocation("--results-dir", job.run.results_dir)]
+    if set(backends) - {"torch"}:     # ONNX files, engines, packages
+        locations.append(OutputLocation("--weights-dir", job.model.weights_dir))
+    if job.run.output_json is not None:
+        locations.append(OutputLocation("--output-json", job.run.output_json, "file"))
+    if job.speed.cache is not None:
+        locations.append(OutputLocation("--cache", job.speed.cache))
+    return locations
+
+
+def runnable_configs(configs: list, spec) -> list:
+    """Check every backend x precision row before the first one runs: the unsupported ones are
+    listed as skipped with the reason, the rest run (none left: one error listing why)."""
+    from valsuite.backends.combos import Combination, combination_reason, runnable, skipped_lines
+    from valsuite.evaluate.runner import backend_options
+
+    combos = [Combination(c.backend, c.precision, c.device,
+                          combination_reason(spec, c.backend, c.precision, c.device, backend_options(c)))
+              for c in configs]
+    ok = {(c.backend, c.precision) for c in runnable(combos)}
+    for line in skipped_lines(combos):
+        print(line, flush=True)
+    return [c for c in configs if (c.backend, c.precision) in ok]
+
+
 def run_config(job: JobOptions, backend: str, precision: str, dataset, num_samples: int, exclude=frozenset(),
                reason=None, several: bool = False):
     from valsuite.backends import device_for
@@ -50,7 +80,7 @@ def run_config(job: JobOptions, backend: str, precision: str, dataset, num_sampl
                      cache=job.speed.cache, decode=job.speed.decode, input_size=job.model.input_hw(),
                      timing=measure.timing(f"{backend}_{precision}" if several else ""),
                      profile_layers=measure.profile_layers, monitor=not measure.no_monitor,
-                     monitor_interval_s=measure.monitor_interval_ms / 1e3)
+                     monitor_interval_s=measure.monitor_interval_ms / 1e3, class_list=job.data.class_list)
 
 
 def validate(job: JobOptions) -> int:
@@ -60,9 +90,16 @@ def validate(job: JobOptions) -> int:
     backends = [ALIASES.get(b, b) for b in job.run.backends()]
     refuse_unused(job, backends)
     dataset = job.data.folder()
+    from valsuite.outputs import check_writable
+
+    check_writable(output_locations(job, backends))
+    if job.precision.calib_exclude and dataset is None:
+        refuse(["--calib-exclude"], "without a dataset folder")
     num_samples = job.data.samples()
     precisions = job.run.precisions()
-    exclude, reason = calibration_exclusions(job.backend_options("torch", dataset).precision, dataset, precisions)
+    excluding = precisions + ["int8"] if job.precision.calib_exclude else precisions
+    exclude, reason = calibration_exclusions(job.backend_options("torch", dataset).precision, dataset, excluding,
+                                             job.data.class_list)
     rows = list(itertools.product(backends, precisions))
     configs = [run_config(job, b, p, dataset, num_samples, exclude, reason, several=len(rows) > 1) for b, p in rows]
     records = run_configs(configs, job, skip_unsupported=False)
@@ -77,6 +114,11 @@ def default_job(job: JobOptions) -> int:
     refuse_segmentation_network(job)
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision")],
            "in the default job (it runs every backend at fp32); add -v --synthetic to choose")
+    refuse([f for f in job.given("data", "precision") if f in ("--class-list", "--calib-exclude")],
+           "in the default job (synthetic input, no dataset)")
+    from valsuite.outputs import check_writable
+
+    check_writable(output_locations(job, backend_names()))
     configs = []
     for name in backend_names():
         ok, reason = backend_available(name)
@@ -94,11 +136,13 @@ def default_job(job: JobOptions) -> int:
 def run_configs(configs, job: JobOptions, skip_unsupported: bool) -> list[dict]:
     """Run each configuration, store each record, print one seed-style table."""
     from valsuite.evaluate.runner import resolve_spec, run_one
-    from valsuite.results.record import write_record
+    from valsuite.results.record import store_record
     from valsuite.results.tables import seed_table, table_title
 
     records = []
     spec = resolve_spec(configs[0]) if configs else None
+    if not skip_unsupported and configs:
+        configs = runnable_configs(configs, spec)
     out = job.run.output_json
     for cfg in configs:
         try:
@@ -110,12 +154,12 @@ def run_configs(configs, job: JobOptions, skip_unsupported: bool) -> list[dict]:
             continue
         record = outcome.record
         record["options_key"] = job.options_key()   # what a sweep matches records on
-        path = write_record(record, results_dir=job.run.results_dir)
+        # store_record: a location that fails at the end gets the record written elsewhere, said so
+        path = store_record(record, results_dir=job.run.results_dir)
         log.info("record written: %s", path)
         if out is not None:
             target = out if len(configs) == 1 else out.with_name(f"{out.stem}_{cfg.backend}_{cfg.precision}{out.suffix}")
-            write_record(record, target)
-            log.info("record written: %s", target)
+            log.info("record written: %s", store_record(record, target))
         records.append(record)
     if records:
         print()

@@ -22,7 +22,8 @@ import numpy as np
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_json, sidecar_path, write_sidecar
+from valsuite.fileio import (artifact_lock, publish, read_sidecar, sha256_json, sidecar_path, sidecar_stale_reason,
+                             write_sidecar)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,11 @@ def open_cache(cache_dir: str | Path, manifest: Manifest, pp: Preprocess, worker
     if cache_dir.exists() and not cache_dir.is_dir():
         raise ValsuiteError(f"--cache {cache_dir} is a file, not a folder")
     path = cache_path(cache_dir, manifest, pp)
+    with artifact_lock(path):   # parallel runs: the second waits, then reuses the finished cache
+        return _open_or_build(path, manifest, pp, workers, progress)
+
+
+def _open_or_build(path: Path, manifest: Manifest, pp: Preprocess, workers: int, progress: bool) -> "CachedDataset":
     key = cache_key(manifest, pp)
     sidecar = read_sidecar(path)
     reason = _stale_reason(path, sidecar, key, pp)
@@ -165,7 +171,7 @@ def build_cache(path: Path, manifest: Manifest, pp: Preprocess, key: dict, worke
             raise RuntimeError(f"cache build wrote {filled} of {len(manifest)} images")
         array.flush()
         del array
-        os.replace(tmp, path)
+        publish(tmp, path)   # the user's umask, not mkstemp's 0600
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

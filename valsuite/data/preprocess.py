@@ -9,6 +9,7 @@ Split in two halves so the same numbers come out of every pipeline:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -93,15 +94,27 @@ def parse_input_size(text: str) -> tuple[int, int]:
     return (values[0], values[-1])
 
 
+# Very large images: valsuite keeps PIL's decompression-bomb limit (2 x Image.MAX_IMAGE_PIXELS,
+# about 179 Mpx, e.g. 13,400 x 13,400). A larger image is refused as unreadable, naming the file:
+# decoding one would take gigabytes per loader worker, and no ImageNet image is near it. Images
+# below the limit are decoded without PIL's warning (the limit, not the warning, is the rule).
+MAX_IMAGE_PIXELS = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
+
+
 def load_rgb(path: str | Path) -> Image.Image:
     """Decode an image fully and convert grayscale/CMYK/palette to RGB; errors name the file."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert("RGB") if img.mode != "RGB" else img.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return img.convert("RGB") if img.mode != "RGB" else img.copy()
     except FileNotFoundError as exc:
         raise ValsuiteError(f"image not found: {path}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ValsuiteError(f"unreadable image {path}: {exc} (valsuite refuses images over "
+                            f"{MAX_IMAGE_PIXELS} pixels)") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise ValsuiteError(f"unreadable image {path}: {exc}") from exc
 
 

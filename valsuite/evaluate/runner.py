@@ -53,6 +53,7 @@ class RunConfig:
     profile_runs: int = 5
     monitor: bool = True                 # utilisation timeline (NVML on CUDA, psutil on the CPU)
     monitor_interval_s: float = 0.05
+    class_list: Path | None = None       # --class-list FILE: a custom class list (recorded as such)
 
 
 @dataclass
@@ -74,13 +75,14 @@ def _images(cfg: RunConfig, spec: ModelSpec):
             raise ValsuiteError(f"--num_samples must be at least 1, got {cfg.num_samples}")
         data = SyntheticDataset(cfg.num_samples, spec.preprocess, cfg.seed)
         return data, None, {"path": None, "synthetic": True, "num_images": cfg.num_samples, "seed": cfg.seed}
-    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
+    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason, cfg.class_list)
     return ManifestDataset(manifest, spec.preprocess), manifest, facts
 
 
-def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None) -> tuple[Manifest, dict]:
+def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None,
+                        class_list: Path | None = None) -> tuple[Manifest, dict]:
     """The images a run evaluates (calibration images excluded) and the dataset facts for its record."""
-    manifest = scan_dataset(dataset)
+    manifest = scan_dataset(dataset, class_list=class_list)
     facts = {}
     if exclude:
         before = len(manifest)
@@ -225,14 +227,16 @@ def backend_options(cfg: RunConfig) -> BackendOptions:
                                max_batch=cfg.batch_size)
 
 
-def calibration_exclusions(options, dataset: Path | None, precisions: list[str]) -> tuple[frozenset, str | None]:
-    """When a run has an int8 row, every row of it (so the table compares like with like) skips the
-    calibration images that come from the evaluated folder; the record's dataset facts say so."""
+def calibration_exclusions(options, dataset: Path | None, precisions: list[str],
+                           class_list: Path | None = None) -> tuple[frozenset, str | None]:
+    """When a run (or a sweep) has an int8 row, every row of it (so the table compares like with
+    like) skips the calibration images that come from the evaluated folder; the record's dataset
+    facts say so. A sweep's non-int8 children pass "int8" in `precisions` for the same reason."""
     if dataset is None or "int8" not in precisions:
         return frozenset(), None
     from valsuite.precision import calibration_exclusions as exclusions
 
-    excluded, facts = exclusions(options, scan_dataset(dataset))
+    excluded, facts = exclusions(options, scan_dataset(dataset, class_list=class_list))
     return (frozenset(excluded), facts["excluded_reason"]) if excluded else (frozenset(), None)
 
 

@@ -13,6 +13,7 @@ is `e2e_throughput_img_s`: timed images over the wall time after warm-up.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,12 +26,30 @@ from valsuite.evaluate.accuracy import TopKAccuracy
 from valsuite.evaluate.timing import TimingOptions, latency_stats, stability
 from valsuite.heads.kinds import PREC5_UNAVAILABLE
 
+log = logging.getLogger(__name__)
+
 
 def default_warmup(num_batches: int) -> int:
     """10% of the batches, at least one, but never all of them."""
     if num_batches <= 1:
         return 0
     return min(num_batches - 1, max(1, math.ceil(0.1 * num_batches)))
+
+
+def resolve_warmup(requested: int | None, num_batches: int) -> int:
+    """--warmup N, but at least one batch is always timed: a warm-up that covered every batch
+    would leave the latency columns empty without a word, so it is cut to num_batches - 1 (with
+    a warning). A single batch is timed (the synthetic pre-warm batch absorbed lazy set-up)."""
+    if requested is None:
+        return default_warmup(num_batches)
+    if requested < 0:
+        raise ValsuiteError(f"--warmup must be 0 or more, got {requested}")
+    if requested >= num_batches:
+        kept = max(0, num_batches - 1)
+        log.warning("--warmup %d covers all %d batch(es): timing the last %d batch(es) with %d warm-up",
+                    requested, num_batches, num_batches - kept, kept)
+        return kept
+    return requested
 
 
 @dataclass
@@ -136,7 +155,7 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
     if inflight < 1:
         raise ValsuiteError(f"--inflight must be at least 1, got {inflight}")
     num_batches = math.ceil(num_expected / batch_size)
-    warmup = default_warmup(num_batches) if warmup_batches is None else min(warmup_batches, num_batches)
+    warmup = resolve_warmup(warmup_batches, num_batches)
     device = backend.input_device
     stage = stage or default_stage(device)
     result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name,

@@ -41,6 +41,9 @@ def resolve(network: str, weights: str | None = None, random_weights: bool = Fal
         from valsuite.models import yolo_cls as family
     elif name in _SEGMENTATION:
         from valsuite.models import segmentation as family
+    elif name.startswith("yolo"):
+        raise ValsuiteError(f"unknown network {network!r}",
+                            hint=f"the YOLO classifiers are {', '.join(_YOLO)} (n smallest, x largest)")
     else:
         close = difflib.get_close_matches(name, list_networks(), n=1, cutoff=0.4)
         hint = f"did you mean {close[0]}?" if close else f"choose from {', '.join(list_networks())}"

@@ -78,6 +78,8 @@ def resolve(network: str, weights: str | None, random_weights: bool) -> ModelSpe
         return ModelSpec(network, "random", _preprocess_of(entry), build_random, source="random init (seed 0)")
     if weights and Path(weights).suffix in (".pth", ".pt", ".pkl", ".bin"):
         path = Path(weights)
+        if not path.is_file():   # found before any export or run starts
+            raise ValsuiteError(f"weights file not found: {path}")
         entry = _enum_for_file(enum_cls, path)
         matched = entry is not None
         entry = entry or enum_cls.DEFAULT
