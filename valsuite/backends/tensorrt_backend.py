@@ -1,6 +1,8 @@
 """TensorRT: runs a serialized engine built by valsuite.tensorrt (build_trt.py or on demand).
 
-torch owns the CUDA context, the stream and the memory: device buffers are torch CUDA tensors,
+Either flavour (TensorRT 10.x/11.x or TensorRT-RTX, valsuite.tensorrt.flavour) runs through this
+one backend; the flavour makes the execution context (with the RTX runtime cache) and says
+whether it captures CUDA graphs itself. torch owns the CUDA context, the stream and the memory: device buffers are torch CUDA tensors,
 their data_ptr() goes to set_tensor_address, and execute_async_v3 runs on a non-default torch
 stream between two CUDA events (Latency-model). No pycuda. `import` works without tensorrt.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from valsuite.backends.base import Backend, BackendInfo
@@ -17,9 +20,9 @@ from valsuite.errors import ValsuiteError
 log = logging.getLogger(__name__)
 
 # record details copied from the engine's sidecar
-_SIDECAR_FACTS = ("tensorrt_version", "gpu", "precision", "profile", "build_options", "onnx_sha256",
+_SIDECAR_FACTS = ("flavour", "tensorrt_version", "gpu", "compute_capability_targets", "precision", "profile", "build_options", "onnx_sha256",
                   "engine_size_bytes", "build_time_s", "layer_precisions", "layer_types",
-                  "inspector_detailed", "onnx_path")
+                  "onnx_path")
 
 
 def torch_dtype(trt, dtype):
@@ -47,29 +50,38 @@ class TensorRTBackend(Backend):
                     else "this machine has no CUDA GPU visible to torch; use --backend torch or onnxruntime")
             raise ValsuiteError(f"the tensorrt backend runs on an NVIDIA GPU only, not on {device}", hint=hint)
         super().__init__(spec, precision, device, options)
+        self.runner = None  # the flavour's execution context wrapper, while active
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
-        from valsuite.tensorrt.versions import tensorrt_available
+    def available(cls, flavour: str = "auto") -> tuple[bool, str]:
+        """Whether the flavour can run engines on this machine: one line naming the GPU (or 'no GPU')."""
+        from valsuite.errors import ValsuiteError
+        from valsuite.tensorrt.flavour import runtime_support
 
-        ok, reason = tensorrt_available()
-        if not ok:
-            return False, reason
-        import torch
+        try:
+            support = runtime_support(flavour)
+        except ValsuiteError as exc:
+            return False, str(exc)
+        return support.ok, "" if support.ok else support.line
 
-        if not torch.cuda.is_available():
-            return False, "TensorRT needs an NVIDIA GPU, but torch sees no CUDA device here"
-        return True, ""
+    def _flavour_name(self) -> str:
+        return str(self.options.extra.get("trt_flavour") or "auto")
 
     # -- activate: engine file -> runtime, context, buffers --------------------------------------
     def _activate(self) -> None:
-        from valsuite.tensorrt.gpu import require_cuda
+        from valsuite.tensorrt.flavour import get_flavour, local_gpu
         from valsuite.tensorrt.profile import ProfileShapes
-        from valsuite.tensorrt.versions import import_tensorrt
 
-        trt = import_tensorrt()
-        require_cuda()
+        self.flavour = get_flavour(self._flavour_name())
+        trt = self.flavour.import_module()
+        self.gpu = local_gpu()
+        support = self.flavour.runtime_support(self.gpu)
+        if not support.ok:  # before any build: say why this machine cannot run the flavour
+            raise ValsuiteError(support.line)
         self.engine_path, self.sidecar = self._engine_file(trt)
+        support = self.flavour.runtime_support(self.gpu, self.sidecar)
+        if not support.ok:
+            raise ValsuiteError(f"{self.engine_path}: {support.line}")
         self.shapes = ProfileShapes.from_dict(self.sidecar["profile"])
         self.shapes.check_batch(self.options.batch_size)
         self._load(trt, self.engine_path)
@@ -77,15 +89,16 @@ class TensorRTBackend(Backend):
     def _engine_file(self, trt) -> tuple[Path, dict]:
         """A user-given engine (checked, refused when stale) or one built/reused for this run."""
         from valsuite.tensorrt.engines import check_engine_file, ensure_engine
-        from valsuite.tensorrt.gpu import gpu_facts
 
         if self.options.artifact is not None:
             path = Path(self.options.artifact)
-            return path, check_engine_file(path, self.precision, trt.__version__, gpu_facts())
+            return path, check_engine_file(path, self.precision, trt)
         from valsuite.cli.trt_args import build_options_from_extra
 
         options = build_options_from_extra(self.options.extra, self.precision, self.spec.input_shape,
                                            self.options.batch_size, self.options.weights_dir)
+        options = replace(options, targets=self.flavour.resolve_targets(
+            tuple(self.options.extra.get("trt_compute_capability") or ())))
         extra = self.options.extra
         return ensure_engine(self.spec, options, self.options.weights_dir,
                              precision_options=extra.get("precision_options"),
@@ -100,7 +113,8 @@ class TensorRTBackend(Backend):
         self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
             raise ValsuiteError(f"TensorRT cannot deserialize {path} (see its log above)")
-        self.context = self.engine.create_execution_context()
+        self.runner = self.flavour.create_context(trt, self.engine, path, bool(self.options.cuda_graph), self.gpu)
+        self.context = self.runner.context
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
@@ -128,6 +142,9 @@ class TensorRTBackend(Backend):
         self.current_batch = self.shapes.max[0]
 
     def _deactivate(self) -> None:
+        if self.runner is not None:
+            self.runner.save()  # the RTX runtime cache: JIT kernels for the next run
+        self.runner = None
         self.graphs = {}
         self.context = None
         self.engine = None
@@ -172,7 +189,8 @@ class TensorRTBackend(Backend):
         self.stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self.stream):
             self.in_buf[:n].copy_(x)
-            graph = self._graph_for(n) if self.options.cuda_graph else None
+            # TensorRT-RTX captures the graph itself (CudaGraphStrategy); TensorRT proper through torch
+            graph = self._graph_for(n) if self.options.cuda_graph and not self.runner.builtin_cuda_graph else None
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record(self.stream)
             if graph is not None:
@@ -187,6 +205,8 @@ class TensorRTBackend(Backend):
     def info(self) -> BackendInfo:
         details = {k: self.sidecar.get(k) for k in _SIDECAR_FACTS if k in self.sidecar}
         details |= {"engine_path": str(self.engine_path), "cuda_graph": bool(self.options.cuda_graph),
+                    "cuda_graph_by": ("runtime" if self.runner.builtin_cuda_graph else "torch")
+                    if self.options.cuda_graph else None, "engine_kind": self.shapes.kind,
                     "input_name": self.input_name, "output_name": self.output_name}
         return BackendInfo(model_size_mb=self.engine_path.stat().st_size / 2**20,
                            num_layers=self.sidecar.get("num_layers") or self.engine.num_layers,
