@@ -17,6 +17,7 @@ import numpy as np
 from valsuite import __version__
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_file, write_sidecar
+from valsuite.export.simplify import simplifier_version, simplify_export
 from valsuite.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def onnx_path_for(spec: ModelSpec, weights_dir: Path, input_shape: tuple[int, ..
     return Path(weights_dir) / f"{spec.artifact_stem}_{batch}.onnx"
 
 
-def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int) -> dict:
+def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int, simplify: bool = True) -> dict:
     """What an export depends on; a sidecar whose facts differ marks the ONNX stale."""
     import onnx
     import torch
@@ -65,6 +66,7 @@ def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int) -> d
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
         "tools": {"valsuite": __version__, "torch": torch.__version__, "onnx": onnx.__version__},
+        "simplifier": simplifier_version() if simplify else None,
     }
     if spec.weights_path and os.path.isfile(spec.weights_path):
         stat = os.stat(spec.weights_path)
@@ -116,15 +118,16 @@ def check_against_torch(module, onnx_path: Path, input_shape: tuple[int, ...], s
 
 
 def export_onnx(spec: ModelSpec, weights_dir: str | Path = "weights", input_shape=None,
-                opset: int = DEFAULT_OPSET, force: bool = False, tolerance: float = 1e-3) -> Path:
-    """The FP32 ONNX for `spec`: reused when its sidecar matches, else exported and checked."""
+                opset: int = DEFAULT_OPSET, force: bool = False, tolerance: float = 1e-3,
+                simplify: bool = True) -> Path:
+    """The FP32 ONNX for `spec`: reused when its sidecar matches, else exported, simplified and checked."""
     import torch
 
     if opset < 17:
         raise ValsuiteError(f"opset {opset} is too old: valsuite exports opset 17 or newer")
     shape = parse_input_shape(input_shape, spec)
     path = onnx_path_for(spec, Path(weights_dir), shape)
-    facts = export_facts(spec, shape, opset)
+    facts = export_facts(spec, shape, opset, simplify)
     reason = "forced" if force else stale_reason(path, facts)
     if reason is None:
         return path
@@ -133,10 +136,11 @@ def export_onnx(spec: ModelSpec, weights_dir: str | Path = "weights", input_shap
     module = spec.build()
     sample = torch.zeros((2 if shape[0] == -1 else shape[0], *shape[1:]))
     _torch_export(module, sample, path, dynamic=shape[0] == -1, opset=opset)
-    max_diff = check_against_torch(module, path, shape)
+    simplified = simplify_export(path, shape).facts if simplify else None
+    max_diff = check_against_torch(module, path, shape)  # the file every later stage reads
     if not max_diff <= tolerance:
         raise ValsuiteError(f"exported ONNX differs from torch by {max_diff:.3g} (> {tolerance}): {path}")
     write_sidecar(path, facts | {"sha256": sha256_file(path), "max_abs_diff_vs_torch": max_diff,
-                                 "size_bytes": path.stat().st_size})
+                                 "size_bytes": path.stat().st_size, "simplify": simplified})
     log.info("exported %s: max |onnxruntime - torch| = %.3g on a random batch", path, max_diff)
     return path
