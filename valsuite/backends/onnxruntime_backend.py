@@ -27,11 +27,6 @@ def model_onnx(spec, precision: str, options) -> Path:
     """Exported (or cached) FP32 ONNX with a dynamic batch, then its precision variant."""
     from valsuite.export.onnx_export import export_onnx
 
-    if options.artifact is not None:
-        path = Path(options.artifact)
-        if not path.is_file():
-            raise ValsuiteError(f"ONNX file not found: {path}")
-        return path
     fp32 = export_onnx(spec, options.weights_dir)
     return precision_onnx(spec, precision, fp32, options)
 
@@ -68,7 +63,17 @@ class OnnxRuntimeBackend(Backend):
     def _activate(self) -> None:
         import onnxruntime as ort
 
-        self.path = model_onnx(self.spec, self.precision, self.options)
+        self.external = None
+        if self.options.artifact is not None:  # a user's ONNX: layout checked, precision must match the row
+            from valsuite.external import external_onnx
+
+            self.external = external_onnx(self.spec, self.options.artifact)
+            if self.external.precision != self.precision:
+                raise ValsuiteError(f"{self.external.path.name} holds a {self.external.precision} graph, but its row "
+                                    f"is {self.precision}", hint=f"use precision {self.external.precision} for it")
+            self.path = self.external.path
+        else:
+            self.path = model_onnx(self.spec, self.precision, self.options)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
@@ -106,5 +111,7 @@ class OnnxRuntimeBackend(Backend):
         for key in ("sha256", "precision", "calibration", "qdq_pairs", "kept_fp32"):
             if key in sidecar:
                 details[key] = sidecar[key]
+        if self.external is not None:  # the exact file evaluated
+            details |= {"sha256": self.external.sha256, "external": self.external.describe()}
         return BackendInfo(model_size_mb=self.path.stat().st_size / 2**20, num_layers=nodes,
                            num_params=params, artifact=str(self.path), details=details)

@@ -51,6 +51,7 @@ class TensorRTBackend(Backend):
             raise ValsuiteError(f"the tensorrt backend runs on an NVIDIA GPU only, not on {device}", hint=hint)
         super().__init__(spec, precision, device, options)
         self.runner = None  # the flavour's execution context wrapper, while active
+        self.external = None  # an engine given by path (valsuite.external)
 
     @classmethod
     def available(cls, flavour: str = "auto") -> tuple[bool, str]:
@@ -82,16 +83,30 @@ class TensorRTBackend(Backend):
         support = self.flavour.runtime_support(self.gpu, self.sidecar)
         if not support.ok:
             raise ValsuiteError(f"{self.engine_path}: {support.line}")
-        self.shapes = ProfileShapes.from_dict(self.sidecar["profile"])
+        self._deserialize(trt, self.engine_path)
+        # an engine from another tool has no sidecar: its profile comes from the engine itself
+        self.shapes = (ProfileShapes.from_dict(self.sidecar["profile"]) if "profile" in self.sidecar
+                       else self._engine_profile())
+        if self.external is not None:
+            from valsuite.external import check_layout
+
+            check_layout(self.spec, self.engine_path, tuple(self.engine.get_tensor_shape(self.input_name)),
+                         tuple(self.engine.get_tensor_shape(self.output_name)))
         self.shapes.check_batch(self.options.batch_size)
-        self._load(trt, self.engine_path)
+        self._allocate(trt)
 
     def _engine_file(self, trt) -> tuple[Path, dict]:
         """A user-given engine (checked, refused when stale) or one built/reused for this run."""
         from valsuite.tensorrt.engines import check_engine_file, ensure_engine
 
         if self.options.artifact is not None:
+            from valsuite.external import external_engine
+            from valsuite.fileio import read_sidecar
+
             path = Path(self.options.artifact)
+            self.external = external_engine(self.spec, path)
+            if read_sidecar(path) is None:  # another tool's engine: the runtime is the judge
+                return path, {}
             return path, check_engine_file(path, self.precision, trt)
         from valsuite.cli.trt_args import build_options_from_extra
 
@@ -104,9 +119,14 @@ class TensorRTBackend(Backend):
                              precision_options=extra.get("precision_options"),
                              force=bool(extra.get("trt_rebuild")), verbose=bool(extra.get("trt_verbose")), trt=trt)
 
-    def _load(self, trt, path: Path) -> None:
-        import torch
+    def _engine_profile(self):
+        """Profile 0 of the engine's input: (min, opt, max) shapes, for engines without a sidecar."""
+        from valsuite.tensorrt.profile import ProfileShapes
 
+        shapes = [tuple(s) for s in self.engine.get_tensor_profile_shape(self.input_name, 0)]
+        return ProfileShapes(*shapes)
+
+    def _deserialize(self, trt, path: Path) -> None:
         from valsuite.tensorrt.build import make_logger
 
         self.runtime = trt.Runtime(make_logger(trt))
@@ -121,7 +141,11 @@ class TensorRTBackend(Backend):
         if len(inputs) != 1 or not outputs:
             raise ValsuiteError(f"engine {path} has inputs {inputs} and outputs {outputs}; "
                                 f"valsuite needs one image input and a logits output")
-        self.input_name, self.output_name = inputs[0], outputs[0]
+        self.input_name, self.output_name, self.outputs = inputs[0], outputs[0], outputs
+
+    def _allocate(self, trt) -> None:
+        import torch
+
         self.stream = torch.cuda.Stream()
         self.in_buf = torch.empty(self.shapes.max, dtype=torch_dtype(trt, self.engine.get_tensor_dtype(self.input_name)),
                                   device="cuda")
@@ -133,7 +157,7 @@ class TensorRTBackend(Backend):
         self.context.set_tensor_address(self.input_name, self.in_buf.data_ptr())
         self.context.set_tensor_address(self.output_name, self.out_buf.data_ptr())
         self.extra_outputs = {}  # further outputs still need memory; valsuite reads the first
-        for name in outputs[1:]:
+        for name in self.outputs[1:]:
             self.extra_outputs[name] = torch.empty(
                 tuple(self.context.get_tensor_shape(name)),
                 dtype=torch_dtype(trt, self.engine.get_tensor_dtype(name)), device="cuda")
@@ -204,6 +228,8 @@ class TensorRTBackend(Backend):
 
     def info(self) -> BackendInfo:
         details = {k: self.sidecar.get(k) for k in _SIDECAR_FACTS if k in self.sidecar}
+        if self.external is not None:
+            details["external"] = self.external.describe()
         details |= {"engine_path": str(self.engine_path), "cuda_graph": bool(self.options.cuda_graph),
                     "cuda_graph_by": ("runtime" if self.runner.builtin_cuda_graph else "torch")
                     if self.options.cuda_graph else None, "engine_kind": self.shapes.kind,
