@@ -56,15 +56,18 @@ def predict(sess, x: np.ndarray, batch: int = 50) -> np.ndarray:
     return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
 
 
-def latency_ms(sess, x: np.ndarray, repeats: int) -> float:
-    name = sess.get_inputs()[0].name
-    sess.run(None, {name: x})  # warm-up
-    times = []
+def latencies_ms(sessions: dict, x: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median ms per session, measured in interleaved rounds so that load from other processes on a
+    shared machine falls on every variant alike rather than on whichever ran during a busy spell."""
+    times = {label: [] for label in sessions}
+    for sess in sessions.values():
+        sess.run(None, {sess.get_inputs()[0].name: x})  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        sess.run(None, {name: x})
-        times.append((time.perf_counter() - start) * 1e3)
-    return round(statistics.median(times), 3)
+        for label, sess in sessions.items():
+            start = time.perf_counter()
+            sess.run(None, {sess.get_inputs()[0].name: x})
+            times[label].append((time.perf_counter() - start) * 1e3)
+    return {label: round(statistics.median(t), 3) for label, t in times.items()}
 
 
 def main(argv=None) -> int:
@@ -72,7 +75,7 @@ def main(argv=None) -> int:
     parser.add_argument("--network", default="efficientnet_lite0")
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--extra", action="append", default=[], metavar="LABEL=PATH")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -84,9 +87,9 @@ def main(argv=None) -> int:
         x, labels = images(args.dataset, spec)
         rng = np.random.default_rng(0)
         noise = rng.standard_normal((8, *spec.input_shape), dtype=np.float32)
-        rows, reference, ref_noise = {}, None, None
+        rows, reference, ref_noise, sessions = {}, None, None, {}
         for label, path in files.items():
-            sess = session(path)
+            sess = sessions[label] = session(path)
             logits = predict(sess, x)
             out_noise = sess.run(None, {sess.get_inputs()[0].name: noise})[0]
             if reference is None:
@@ -101,10 +104,12 @@ def main(argv=None) -> int:
                 "max_abs_diff_sample": float(np.max(np.abs(logits - reference))),
                 "top1_identical": int((top1 == reference.argmax(1)).sum()), "images": len(x),
                 "prec1": round(100.0 * float((top1 == labels).mean()), 2),
-                "latency_b1_ms": latency_ms(sess, x[:1], args.repeats),
-                "latency_b32_ms": latency_ms(sess, x[:32], max(5, args.repeats // 5)),
             }
             print(label, json.dumps(rows[label]), flush=True)
+        for key, batch, repeats in (("latency_b1_ms", x[:1], args.repeats), ("latency_b32_ms", x[:32], args.repeats // 4)):
+            for label, ms in latencies_ms(sessions, batch, max(5, repeats)).items():
+                rows[label][key] = ms
+            print(key, {label: rows[label][key] for label in rows}, flush=True)
     import onnxruntime
 
     result = {"network": args.network, "weights": spec.weights_id, "dataset": str(args.dataset),
