@@ -72,11 +72,16 @@ def row_sort_key(record: dict) -> tuple:
 
 
 def row_label(record: dict) -> tuple[str, str, str]:
-    """The seed called the torch FP32 row 'Vanilla'; other rows are engine + precision as recorded."""
+    """The seed called the torch FP32 row 'Vanilla'; other rows are engine + precision as recorded.
+    TensorRT rows say whether the engine is static or dynamic ('tensorrt-static'), as the seed's
+    tables did, since the two are measured side by side."""
     backend, precision = record.get("backend") or "?", record.get("precision") or "?"
     device = record.get("device") or "?"
     if backend == "torch" and precision == "fp32":
         return ("Vanilla (torch)", precision, device)
+    kind = (record.get("backend_details") or {}).get("engine_kind")
+    if kind in ("static", "dynamic"):
+        backend = f"{backend}-{kind}"
     return (backend, precision, device)
 
 
