@@ -267,3 +267,56 @@ def test_build_options_validation():
         BuildOptions("fp32", profile_from_args((-1, 3, 224, 224)), workspace_mb=0).check()
     assert trt_build.BuildOptions("fp32", profile_from_args((8, 3, 224, 224))).to_dict() == \
         {"opt_level": 3, "workspace_mb": None, "tf32": False}
+
+
+# -- the run side of each flavour: execution context, runtime cache, CUDA graph --------------------
+
+@pytest.mark.parametrize("manifest", RTX, ids=[m.version for m in RTX])
+def test_rtx_context_uses_the_runtime_cache_file_and_its_own_cuda_graph(manifest, tmp_path, fake_gpu):
+    from valsuite.tensorrt.flavour import RuntimeCacheFile, get_flavour
+
+    engine_path = tmp_path / "m.engine"
+    engine_path.write_bytes(b"plan")
+    behaviour = build_behaviour() | {("IRuntimeCache", "serialize"): b"jit-kernels",
+                                     ("IRuntimeCache", "deserialize"): True}
+    trt = FakeTensorRT(manifest, behaviour)
+    engine = trt.Runtime(None).deserialize_cuda_engine(b"plan")
+    ctx = get_flavour("rtx").create_context(trt, engine, engine_path, True, fake_gpu)
+    assert ctx.builtin_cuda_graph  # the backend then captures nothing itself
+    assert trt.calls("IRuntimeConfig", "set cuda_graph_strategy") == [(trt.CudaGraphStrategy.WHOLE_GRAPH_CAPTURE,)]
+    assert len(trt.calls("IRuntimeConfig", "set_runtime_cache")) == 1
+    assert trt.calls("IRuntimeCache", "deserialize") == []  # nothing cached yet
+    ctx.save()
+    cache = RuntimeCacheFile(engine_path, fake_gpu, manifest.version)
+    assert cache.path.read_bytes() == b"jit-kernels" and cache.stale_reason() is None
+    trt2 = FakeTensorRT(manifest, behaviour)
+    get_flavour("rtx").create_context(trt2, trt2.Runtime(None).deserialize_cuda_engine(b"plan"), engine_path,
+                                      False, fake_gpu)
+    assert trt2.calls("IRuntimeCache", "deserialize") == [(b"jit-kernels",)]  # reused: it matches
+    assert trt2.calls("IRuntimeConfig", "set cuda_graph_strategy") == [(trt2.CudaGraphStrategy.DISABLED,)]
+
+
+def test_rtx_runtime_cache_is_reused_only_when_engine_gpu_and_runtime_match(tmp_path):
+    from valsuite.tensorrt.flavour import RuntimeCacheFile
+
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"plan")
+    gpu = GpuInfo("NVIDIA GeForce RTX 3060", "8.6")
+    RuntimeCacheFile(engine, gpu, "1.7.1.116").save(b"kernels")
+    assert RuntimeCacheFile(engine, gpu, "1.7.1.116").load() == b"kernels"
+    assert RuntimeCacheFile(engine, GpuInfo("NVIDIA GeForce RTX 4090", "8.9"), "1.7.1.116").load() == b""
+    assert RuntimeCacheFile(engine, gpu, "1.8.0.1").stale_reason() == "runtime_version changed"
+    engine.write_bytes(b"rebuilt plan")
+    assert RuntimeCacheFile(engine, gpu, "1.7.1.116").stale_reason() == "engine_sha256 changed"
+
+
+@pytest.mark.parametrize("manifest", TRT, ids=[m.version for m in TRT])
+def test_tensorrt_context_is_plain_and_graphs_are_captured_by_torch(manifest, tmp_path, fake_gpu):
+    from valsuite.tensorrt.flavour import get_flavour
+
+    trt = _fake(manifest)
+    engine = trt.Runtime(None).deserialize_cuda_engine(b"plan")
+    ctx = get_flavour("tensorrt").create_context(trt, engine, tmp_path / "m.engine", True, fake_gpu)
+    assert not ctx.builtin_cuda_graph and trt.calls("ICudaEngine", "create_execution_context") == [()]
+    ctx.save()
+    assert list(tmp_path.iterdir()) == []  # no runtime cache for TensorRT proper
