@@ -3,7 +3,7 @@
 
 import sys
 
-from valsuite.cli.build_trt_cli import run
+from valsuite.cli.entry import build_trt
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(build_trt())

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Validate ImageNet classifiers across backends and precisions: see `python main.py -h`."""
+"""Validate ImageNet classifiers across backends and precisions: see `python main.py -h`
+(the same command as `python -m valsuite` and the installed `valsuite`)."""
 
 import sys
 

@@ -65,3 +65,55 @@ def test_onnx_transform_script(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "max |onnxruntime - torch|" in result.stdout
     assert len(list(tmp_path.glob("resnet18_random_dyn.onnx*"))) == 2   # the ONNX and its sidecar
+
+
+def test_option_groups_round_trip_and_help_everywhere():
+    from valsuite.backends import backend_names
+    from valsuite.cli.main_cli import build_parser
+    from valsuite.options.job import JobOptions
+    from valsuite.options.run import BACKENDS
+
+    parser = build_parser()
+    assert all(action.help for action in parser._actions), "every option has help text"
+    assert list(BACKENDS) == backend_names()
+    backend_help = next(a.help for a in parser._actions if "--backend" in a.option_strings)
+    assert all(name in backend_help for name in backend_names())
+    argv = ["--network", "resnet18", "--synthetic", "--num_samples", "16", "--backend", "torch,onnxruntime",
+            "--tf32", "--cache", "c", "--calib-size", "9", "--inductor-mode", "aot", "--rtol", "0.01"]
+    job = JobOptions.from_args(parser.parse_args(argv))
+    again = JobOptions.from_args(parser.parse_args(job.to_argv()))
+    assert again == job and sorted(job.to_argv()) == sorted(argv)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-v", "--random-weights", "--weights", "DEFAULT", "--synthetic"], "--random-weights and --weights exclude"),
+    (["-v", "--dataset", "x", "--num_samples", "16"], "--num_samples has no effect with a dataset folder"),
+    (["-v", "--synthetic", "--localize"], "--localize has no effect without --compare"),
+    (["-v", "--synthetic", "--backend", "torch", "--engine", "e.engine"], "--engine has no effect without a tensorrt"),
+    (["--backend", "onnxruntime"], "--backend has no effect in the default job"),
+    (["--report", "--tf32"], "--tf32 has no effect with --report"),
+    (["--sweep", "--network", "resnet18"], "--network has no effect with --sweep"),
+    (["--compare", "--synthetic"], "--synthetic has no effect with --compare"),
+    (["--compare", "--inputs", "random", "--dataset", "x", "--candidates", "onnxruntime:fp32"],
+     "--dataset has no effect with --inputs random and no int8 candidate"),
+    (["--compare", "--val_dataset", "--dataset", "x", "--num_samples", "9"], "--num_samples has no effect"),
+])
+def test_options_a_mode_does_not_read_are_refused(tmp_path, args, message):
+    from valsuite.cli.common import run_script
+    from valsuite.cli.main_cli import main
+
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = run_script(main, [*args, "--results-dir", str(tmp_path)])
+    assert code == 2 and message in err.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("entry", [["main.py"], ["-m", "valsuite"]])
+def test_argparse_errors_are_one_line_and_a_pointer_to_help(entry):
+    result = run(*entry, "--batch_size", "many")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: argument --batch_size") and "-h" in lines[1] and "usage:" not in result.stderr

@@ -15,7 +15,7 @@ import pytest
 from valsuite.cli.format_dataset_cli import main, run
 from valsuite.data.manifest import read_manifest_file, scan_dataset
 from valsuite.data.synsets import builtin_mapping
-from valsuite.datasets.plan import PlanProblems
+from valsuite.arrange.plan import PlanProblems
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "imagenet-sample" / "val"
 pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"needs the shared sample at {SAMPLE}")
@@ -235,7 +235,7 @@ def test_layout_with_unknown_folder_refuses(tmp_path):
 
 def test_interrupted_move_is_completed_by_a_rerun(tmp_path, monkeypatch):
     truth = make_flat(tmp_path)
-    import valsuite.datasets.apply as apply_module
+    import valsuite.arrange.apply as apply_module
 
     real, calls = apply_module.place_file, []
 

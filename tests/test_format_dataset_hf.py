@@ -15,7 +15,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 from valsuite.cli.format_dataset_cli import main, run  # noqa: E402
 from valsuite.data.manifest import read_manifest_file, scan_dataset  # noqa: E402
 from valsuite.data.synsets import builtin_mapping  # noqa: E402
-from valsuite.datasets.plan import PlanProblems  # noqa: E402
+from valsuite.arrange.plan import PlanProblems  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "imagenet-sample" / "val"
 pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"needs the shared sample at {SAMPLE}")
@@ -117,7 +117,7 @@ def test_bad_rows_refuse_and_write_nothing(tmp_path, damage, fragment):
 
 
 def test_interrupted_write_is_completed(tmp_path, monkeypatch):
-    import valsuite.datasets.apply as apply_module
+    import valsuite.arrange.apply as apply_module
 
     data = rows()
     pq.write_table(table(data), tmp_path / "val.parquet")

@@ -10,8 +10,8 @@ import pytest
 
 from valsuite.cli.format_dataset_cli import main
 from valsuite.data.manifest import read_calibration_list, read_manifest_file, scan_dataset
-from valsuite.datasets.plan import PlanProblems
-from valsuite.datasets.subset import pick
+from valsuite.arrange.plan import PlanProblems
+from valsuite.arrange.subset import pick
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "imagenet-sample" / "val"
 pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"needs the shared sample at {SAMPLE}")

@@ -11,10 +11,10 @@ import pytest
 
 from valsuite.cli.common import run_script
 from valsuite.cli.main_cli import main
-from valsuite.compare import (Candidate, CompareConfig, Threshold, check_thresholds, decision_table,
-                              default_candidates, equality_table, parse_candidates, parse_fail_under,
-                              random_batches, rank_table, render_tables, run_compare)
 from valsuite.errors import ValsuiteError
+from valsuite.parity import (Candidate, CompareConfig, Threshold, check_thresholds, decision_table,
+                             default_candidates, equality_table, parse_candidates, parse_fail_under,
+                             random_batches, rank_table, render_tables, run_compare)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLE = SHARED / "imagenet-sample" / "val"
@@ -160,19 +160,10 @@ def test_images_fp32_prec_and_change_list(weights_dir, tmp_path):
     assert code == (0 if cand["parity"]["top1_agreement_pct"] >= 99.5 else 1)
 
 
-def _needs_precision_step():
-    from valsuite.compare import precision_step_missing
-
-    missing = precision_step_missing()
-    if missing:
-        pytest.skip(f"FP16/INT8 candidates need the precision step: {missing}")
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"shared sample images not found at {SAMPLE}")
 @pytest.mark.parametrize("precision, min_agreement, max_loss", [("fp16", 99.0, 0.5), ("int8", 90.0, 3.0)])
 def test_reduced_precision_on_images_is_lower_but_sane(precision, min_agreement, max_loss, weights_dir, tmp_path):
-    _needs_precision_step()
     out_json = tmp_path / "img.json"
     code = run_script(main, ["--compare", "--val_dataset", "--dataset", str(SAMPLE), "--candidates",
                              f"onnxruntime:{precision}", "--batch_size", "50", "--weights-dir", str(weights_dir),
@@ -191,7 +182,6 @@ def test_reduced_precision_on_images_is_lower_but_sane(precision, min_agreement,
 @pytest.mark.slow
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"shared sample images (for calibration) not found at {SAMPLE}")
 def test_localize_through_the_cli_on_int8(weights_dir, tmp_path, capsys):
-    _needs_precision_step()
     out_json = tmp_path / "loc.json"
     # random inputs; the INT8 variant calibrates on a seeded part of the sample folder
     code = run_script(main, ["--compare", "--inputs", "random", "--dataset", str(SAMPLE),

@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from valsuite.errors import ValsuiteError
-from valsuite.evaluate.localize import format_localize, localize, match_tensors
+from valsuite.parity.localize import format_localize, localize, match_tensors
 
 
 def _conv(name: str, inp: str, out: str, cin: int, cout: int, rng) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from valsuite.evaluate.parity import ParityAccumulator, compare_outputs, ranked_classes
+from valsuite.parity.statistics import ParityAccumulator, compare_outputs, ranked_classes
 
 
 def _ramp(n: int, classes: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from valsuite.data.manifest import scan_dataset
 from valsuite.evaluate.runner import RunConfig, run_one
 from valsuite.evaluate.stages import SerialStage
 from valsuite.evaluate.validate import run_validation, top1_array
+from valsuite.options.inductor import InductorOptions
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")]
@@ -75,7 +76,7 @@ def test_inductor_reduced_precision_close_to_eager(precision, mode, tmp_path):
     x = torch.randn((6, 3, 32, 32), device="cuda")
     with create_backend("torch", spec, precision, "cuda") as eager:
         want = eager.infer(x)[0]
-    opts = BackendOptions(weights_dir=tmp_path, batch_size=6, extra={"inductor_mode": mode})
+    opts = BackendOptions(weights_dir=tmp_path, batch_size=6, inductor=InductorOptions(inductor_mode=mode))
     with create_backend("inductor", spec, precision, "cuda", opts) as compiled:
         got = compiled.infer(x)[0]
         assert compiled.info().details["compile_s"] > 0

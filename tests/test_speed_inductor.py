@@ -15,6 +15,7 @@ from valsuite.backends import BackendOptions, backend_names, create_backend
 from valsuite.backends.inductor_backend import _package_stale
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import sha256_file
+from valsuite.options.inductor import InductorOptions
 
 
 def _x(n, seed=0):
@@ -34,7 +35,7 @@ def test_inductor_is_registered():
 @pytest.mark.parametrize("precision, options, message", [
     ("fp16", {}, "inductor fp16 runs on CUDA only"),
     ("fp32", {"cuda_graph": True}, "--cuda-graph needs --device cuda"),
-    ("fp32", {"extra": {"inductor_mode": "fast"}}, "--inductor-mode must be one of"),
+    ("fp32", {"inductor": InductorOptions(inductor_mode="fast")}, "--inductor-mode must be one of"),
 ])
 def test_inductor_rejects_what_it_cannot_do(precision, options, message):
     with pytest.raises(ValsuiteError, match=message):
@@ -57,7 +58,7 @@ def test_stale_package_detection(tmp_path):
 
 @pytest.mark.slow
 def test_jit_matches_eager_with_a_padded_partial_batch(tmp_path):
-    opts = BackendOptions(weights_dir=tmp_path, batch_size=4, extra={"inductor_mode": "jit"})
+    opts = BackendOptions(weights_dir=tmp_path, batch_size=4, inductor=InductorOptions(inductor_mode="jit"))
     with create_backend("inductor", tiny_spec(), "fp32", "cpu", opts) as backend:
         for n in (4, 3):                     # 3: padded to the compiled 4, no second compile
             x = _x(n, seed=n)
@@ -70,7 +71,7 @@ def test_jit_matches_eager_with_a_padded_partial_batch(tmp_path):
 
 @pytest.mark.slow
 def test_aot_package_reloads_without_recompiling(tmp_path, monkeypatch):
-    opts = BackendOptions(weights_dir=tmp_path, batch_size=4, extra={"inductor_mode": "aot"})
+    opts = BackendOptions(weights_dir=tmp_path, batch_size=4, inductor=InductorOptions(inductor_mode="aot"))
     x = _x(5)
     with create_backend("inductor", tiny_spec(), "fp32", "cpu", opts) as first:
         out_first = first.infer(x)[0]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
+from valsuite.cli.main_cli import build_parser
+from valsuite.options.job import JobOptions
 from valsuite.results.record import load_records
-from valsuite.sweep import Settings, failure_message, record_key, sweep
+from valsuite.sweep import Settings, failure_message, package_entry, record_key, sweep
 
 FAKE_MAIN = Path(__file__).resolve().parent / "fixtures" / "fake_main.py"
 MACHINE = "sweep test machine"
@@ -23,8 +26,9 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setenv("VALSUITE_FAKE_MACHINE", MACHINE)
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     monkeypatch.setattr("valsuite.results.environment.environment", lambda: {"machine": MACHINE})
-    settings = Settings(results_dir=tmp_path / "results", dataset=None, num_samples=8, main_py=FAKE_MAIN,
-                        python=sys.executable)
+    job = JobOptions.from_args(build_parser().parse_args(["--results-dir", str(tmp_path / "results"),
+                                                         "--num_samples", "8"]))
+    settings = Settings(job=job, dataset=None, entry=[sys.executable, str(FAKE_MAIN)])
 
     def calls() -> list[str]:
         lines = log.read_text().splitlines() if log.exists() else []
@@ -71,7 +75,7 @@ def test_records_of_other_image_sets_or_machines_do_not_count(fake, monkeypatch)
     settings, calls = fake
     _sweep(settings, backends=["torch"], batch_sizes=[1])
     assert calls() == ["torch:fp32:1"]
-    settings.num_samples = 16                      # another synthetic image set
+    settings.job.data.num_samples = 16             # another synthetic image set
     _sweep(settings, backends=["torch"], batch_sizes=[1])
     assert calls() == ["torch:fp32:1"]
     monkeypatch.setattr("valsuite.results.environment.environment", lambda: {"machine": "another machine"})
@@ -80,6 +84,34 @@ def test_records_of_other_image_sets_or_machines_do_not_count(fake, monkeypatch)
     assert calls() == ["torch:fp32:1"]
     keys = {record_key(r) for r in load_records(settings.results_dir)}
     assert len(keys) == 3
+
+
+@pytest.mark.parametrize("flags", [["--tf32"], ["--inflight", "2"], ["--calib-size", "7"], ["--cuda-graph"],
+                                   ["--inductor-mode", "aot"]])
+def test_a_mode_flag_reaches_the_child_and_changes_the_record_key(fake, tmp_path, monkeypatch, flags):
+    settings, calls = fake
+    argv_log = tmp_path / "argv.log"
+    monkeypatch.setenv("VALSUITE_FAKE_ARGV", str(argv_log))
+    _sweep(settings, backends=["torch"], batch_sizes=[1])
+    plain = json.loads(argv_log.read_text().splitlines()[-1])
+    assert calls() == ["torch:fp32:1"]
+    parsed = JobOptions.from_args(build_parser().parse_args(flags))
+    job = settings.job
+    settings.job = dataclasses.replace(job, **{name: getattr(parsed, name) for name in
+                                                ("precision", "trt", "speed", "inductor")},
+                                       run=dataclasses.replace(job.run, inflight=parsed.run.inflight))
+    _sweep(settings, backends=["torch"], batch_sizes=[1])
+    assert calls() == ["torch:fp32:1"]             # not "done": the first record was made without the flag
+    child = json.loads(argv_log.read_text().splitlines()[-1])
+    assert child[:1] == ["-v"] and child[child.index(flags[0]):][:len(flags)] == flags and flags[0] not in plain
+    keys = {record_key(r) for r in load_records(settings.results_dir)}
+    assert len(keys) == 2
+    _sweep(settings, backends=["torch"], batch_sizes=[1])
+    assert calls() == []                           # the flagged record now counts as done
+
+
+def test_children_start_through_the_package_entry():
+    assert package_entry() == [sys.executable, "-m", "valsuite"]
 
 
 def test_combinations_this_machine_cannot_run_are_listed(fake, capsys):
@@ -102,22 +134,24 @@ def test_signal_and_stderr_messages():
 @pytest.mark.slow
 def test_real_sweep_then_report(tmp_path):
     """main.py --sweep (real children, synthetic input, random weights) then --report on its records."""
+    import os
     import subprocess
 
     repo = Path(__file__).resolve().parents[1]
     results, readme = tmp_path / "results", tmp_path / "README.md"
     readme.write_text("<!-- valsuite:results:begin -->\n<!-- valsuite:results:end -->\n")
-    base = [sys.executable, str(repo / "main.py")]
+    base = [sys.executable, "-m", "valsuite"]
     sweep_args = ["--sweep", "--networks", "resnet18", "--random-weights", "--backends", "torch,onnxruntime",
-                  "--precisions", "fp32,int8", "--batch_sizes", "2", "--synthetic", "--num-samples", "4",
+                  "--precisions", "fp32,int8", "--batch_sizes", "2", "--synthetic", "--num_samples", "4",
                   "--device", "cpu", "--workers", "0", "--results-dir", str(results),
                   "--weights-dir", str(tmp_path / "weights")]
-    first = subprocess.run(base + sweep_args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    first = subprocess.run(base + sweep_args, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
     assert "skipped resnet18 torch int8 (cpu): backend torch does not support precision int8" in first.stdout
     assert "resnet18 torch fp32 b2 (cpu): ok" in first.stdout, first.stdout + first.stderr
-    again = subprocess.run(base + sweep_args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    again = subprocess.run(base + sweep_args, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
     assert "skipped resnet18 torch fp32 b2 (cpu): a matching record exists" in again.stdout
     done = subprocess.run(base + ["--report", "--results", str(results), "--readme", str(readme), "--no-plots"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert "| Vanilla (torch) | fp32" in readme.read_text()

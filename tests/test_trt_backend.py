@@ -64,7 +64,7 @@ def test_activate_on_a_machine_the_flavour_cannot_run_is_one_line_error(monkeypa
     monkeypatch.setattr("valsuite.tensorrt.flavour.local_gpu", lambda index=0: None)
     spec = resolve("resnet18", random_weights=True)
     backend = TensorRTBackend(spec, precision="fp32", device="cuda")
-    backend.options.extra["trt_flavour"] = "rtx"
+    backend.options.trt.trt_flavour = "rtx"
     with pytest.raises(ValsuiteError, match="^no GPU on this machine; TensorRT-RTX runs engines") as info:
         backend.activate()
     assert "\n" not in str(info.value)
@@ -81,25 +81,27 @@ def test_cpu_device_and_bf16_are_refused():
         TensorRTBackend(spec, precision="bf16", device="cuda")
 
 
-def test_trt_args_seam():
-    import argparse
+def test_trt_option_groups_make_build_options():
+    from valsuite.cli.main_cli import build_parser
+    from valsuite.options.job import JobOptions
+    from valsuite.tensorrt.profile import profile_for_run
 
-    from valsuite.cli.trt_args import add_arguments, backend_extra_from_args, build_options_from_extra
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--backend", default="torch")
-    add_arguments(parser)
-    args = parser.parse_args(["-trt", "--engine", "x.engine", "--cuda-graph", "--max_batch", "512", "--tf32",
-                              "--build_op_lvl", "4", "--workspace", "1024"])
-    assert args.backend == "tensorrt" and args.engine == Path("x.engine") and args.cuda_graph
-    extra = backend_extra_from_args(args)
-    options = build_options_from_extra(extra, "fp16", (3, 224, 224), 64, Path("w"))
+    args = build_parser().parse_args(["-trt", "--engine", "x.engine", "--cuda-graph", "--max_batch", "512", "--tf32",
+                                      "--build_op_lvl", "4", "--workspace", "1024", "--trt-flavour", "rtx",
+                                      "--trt-compute-capability", "8.6,12.0"])
+    job = JobOptions.from_args(args)
+    assert job.run.backends() == ["tensorrt"] and job.trt_run.engine == Path("x.engine") and job.speed.cuda_graph
+    build = job.trt
+    shapes = profile_for_run((-1, 3, 224, 224), 64, build.min_batch, build.opt_batch, build.max_batch)
+    options = build.build_options("fp16", shapes, Path("w"))
     assert options.shapes.to_dict() == {"min": [1, 3, 224, 224], "opt": [64, 3, 224, 224], "max": [512, 3, 224, 224]}
     assert (options.opt_level, options.workspace_mb, options.tf32) == (4, 1024, True)
     assert options.timing_cache == Path("w") / "tensorrt.timing.cache"
-    other = argparse.ArgumentParser()
-    other.add_argument("-trt", dest="backend", action="store_const", const="tensorrt")
-    add_arguments(other)  # a main CLI that already has -trt keeps its own
+    assert build.to_argv() == ["--max_batch", "512", "--build_op_lvl", "4", "--workspace", "1024", "--tf32",
+                               "--trt-flavour", "rtx", "--trt-compute-capability", "8.6,12.0"]
+    assert build.build_options_for(build.flavour(), "fp16", shapes, Path("w")).targets == ("8.6", "12.0")
+    with pytest.raises(ValsuiteError, match="--trt-compute-capability 9.0: unknown compute capability"):
+        JobOptions.from_args(build_parser().parse_args(["-trt", "--trt-compute-capability", "9.0"]))
 
 
 def test_build_trt_help():
@@ -117,20 +119,17 @@ def test_build_trt_bad_profile_is_exit_2():
     assert run.returncode == 2 and "fixes the batch to 32" in run.stderr
 
 
-def test_main_plugin_hooks_give_engine_and_cuda_graph_to_tensorrt_rows_only():
-    from types import SimpleNamespace
-
+def test_engine_and_cuda_graph_reach_the_rows_that_read_them():
     from valsuite.cli.main_cli import build_parser
-    from valsuite.cli.trt_args import backend_extras, prepare_run
+    from valsuite.options.job import JobOptions
 
     args = build_parser().parse_args(["-v", "-trt", "--engine", "e.engine", "--cuda-graph", "--max_batch", "64"])
-    assert args.trt and args.engine == Path("e.engine")
-    rows = {name: SimpleNamespace(backend=name, backend_options=dict(backend_extras(args))) for name in ("torch", "tensorrt")}
-    for cfg in rows.values():
-        prepare_run(args, cfg, None)
-    assert rows["tensorrt"].backend_options["artifact"] == Path("e.engine") and rows["tensorrt"].backend_options["cuda_graph"]
-    assert "artifact" not in rows["torch"].backend_options and "cuda_graph" not in rows["torch"].backend_options
-    assert rows["torch"].backend_options["trt_max_batch"] == 64
+    job = JobOptions.from_args(args)
+    rows = {name: job.backend_options(name, None) for name in ("torch", "tensorrt", "onnxruntime")}
+    assert rows["tensorrt"].artifact == Path("e.engine") and rows["tensorrt"].cuda_graph
+    assert rows["torch"].artifact is None and rows["torch"].cuda_graph
+    assert not rows["onnxruntime"].cuda_graph
+    assert rows["torch"].trt.max_batch == 64
 
 
 def test_main_help_works_without_tensorrt():

@@ -16,9 +16,9 @@ from valsuite.errors import ValsuiteError
 from valsuite.fileio import read_sidecar
 from valsuite.tensorrt import build as trt_build
 from valsuite.tensorrt import engines
-from valsuite.tensorrt.apicheck import load_manifests
+from tools.trt_apicheck import load_manifests
 from valsuite.tensorrt.build import BuildOptions, build_engine, configure_builder
-from valsuite.tensorrt.fake import FakeTensorRT, build_behaviour
+from tools.trt_fake import FakeTensorRT, build_behaviour
 from valsuite.tensorrt.flavour import GpuInfo
 from valsuite.tensorrt.profile import profile_from_args
 
@@ -180,8 +180,8 @@ class _Spec:
 def onnx_file(tmp_path, monkeypatch):
     onnx = tmp_path / "tiny.onnx"
     onnx.write_bytes(b"onnx v1")
-    monkeypatch.setattr(engines.seam, "fp32_onnx", lambda spec, weights_dir: onnx)
-    monkeypatch.setattr(engines.seam, "precision_onnx", lambda spec, precision, fp32, popts=None: fp32)
+    monkeypatch.setattr(engines.artifacts, "fp32_onnx", lambda spec, weights_dir: onnx)
+    monkeypatch.setattr(engines.artifacts, "precision_onnx", lambda spec, precision, fp32, popts=None: fp32)
     return onnx
 
 
@@ -234,7 +234,7 @@ def test_ensure_engine_reuses_and_rebuilds(tmp_path, onnx_file, monkeypatch):
     assert _builds(trt) == 1
 
 
-def test_precision_goes_through_the_seam(tmp_path, onnx_file, monkeypatch):
+def test_precision_goes_through_the_artifact_chain(tmp_path, onnx_file, monkeypatch):
     seen = []
     int8 = tmp_path / "tiny_int8.onnx"
     int8.write_bytes(b"qdq onnx")
@@ -243,21 +243,19 @@ def test_precision_goes_through_the_seam(tmp_path, onnx_file, monkeypatch):
         seen.append((precision, fp32))
         return int8
 
-    monkeypatch.setattr(engines.seam, "precision_onnx", fake_precision)
+    monkeypatch.setattr(engines.artifacts, "precision_onnx", fake_precision)
     trt = _fake(ALL[-1])
     path, sidecar = engines.ensure_engine(_Spec(), BuildOptions("int8", profile_from_args((-1, 3, 224, 224))), tmp_path, trt=trt)
     assert seen == [("int8", onnx_file)] and trt.calls("OnnxParser", "parse_from_file") == [(str(int8),)]
     assert path.name == "tiny_random_int8-dynamic-b1-32-256.engine" and sidecar["onnx_path"] == str(int8)
 
 
-def test_seam_fp32_is_the_export_and_other_precisions_need_the_precision_step(tmp_path, monkeypatch):
-    from valsuite.tensorrt import seam
+def test_chain_fp32_is_the_export_and_a_given_onnx_must_exist(tmp_path):
+    from valsuite import artifacts
 
-    assert seam.precision_onnx(None, "fp32", tmp_path / "a.onnx") == tmp_path / "a.onnx"
-    import sys
-    monkeypatch.setitem(sys.modules, "valsuite.precision", None)  # as if the precision step were absent
-    with pytest.raises(ValsuiteError, match="precision step"):
-        seam.precision_onnx(None, "fp16", tmp_path / "a.onnx")
+    assert artifacts.precision_onnx(None, "fp32", tmp_path / "a.onnx") == tmp_path / "a.onnx"
+    with pytest.raises(ValsuiteError, match="ONNX file not found"):
+        artifacts.onnx_for(None, "fp16", tmp_path, artifact=tmp_path / "missing.onnx")
 
 
 def test_build_options_validation():

@@ -73,8 +73,10 @@ def test_tiny_engine_matches_onnxruntime(trt, tmp_path, cuda_graph):
     assert (tmp_path / "tc.cache").is_file() == (flavour.name == "tensorrt")
 
     spec = SimpleNamespace(input_shape=(3, 32, 32), network="tiny")
+    from valsuite.options.trt import TrtBuildOptions
+
     backend = TensorRTBackend(spec, "fp32", "cuda", BackendOptions(artifact=engine, batch_size=8, cuda_graph=cuda_graph,
-                                                                   extra={"trt_flavour": flavour.name}))
+                                                                   trt=TrtBuildOptions(trt_flavour=flavour.name)))
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     x = torch.from_numpy(np.random.default_rng(1).standard_normal((11, 3, 32, 32)).astype(np.float32))
     expected = session.run(None, {"input": x.numpy()})[0]

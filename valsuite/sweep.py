@@ -1,14 +1,16 @@
-"""Resumable sweeps: every configuration in its own `main.py -v` subprocess, one record each.
+"""Resumable sweeps: every configuration in its own `python -m valsuite -v` subprocess, one record each.
 
 A crash or out-of-memory kill loses one row, not the sweep: it becomes a "failure" record with
 its message. A configuration whose record already exists (same network, weights, backend,
-precision, batch size, device, image set and machine) is skipped unless forced, so an
+precision, batch size, device, image set, machine and the hash of every other option that shapes
+a measurement, e.g. --tf32, --cache, --inflight) is skipped unless forced, so an
 interrupted sweep picks up where it stopped. Failures are not "done": a rerun retries them.
 Combinations this machine cannot run are listed with the reason, never attempted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import signal
 import subprocess
@@ -20,10 +22,13 @@ from pathlib import Path
 from typing import Callable
 
 from valsuite.errors import ValsuiteError
+from valsuite.options.job import JobOptions
+from valsuite.options.parity import ParityOptions
+from valsuite.options.report import ReportOptions
+from valsuite.options.sweep import SweepOptions
 from valsuite.results.record import load_records, new_record, read_record, write_record
 from valsuite.results.tables import MEASURED_KINDS
 
-MAIN_PY = Path(__file__).resolve().parents[1] / "main.py"
 TAIL_LINES = 20
 
 # runner(command, timeout_s) -> (exit code, captured stderr); a negative code is a signal
@@ -46,23 +51,27 @@ class Config:
         return f"{self.network} {self.backend} {self.precision} b{self.batch_size} ({self.device})"
 
 
+def package_entry() -> list[str]:
+    return [sys.executable, "-m", "valsuite"]
+
+
 @dataclass
 class Settings:
-    """What every configuration shares (mirrors main.py's flags)."""
+    """What every configuration shares: every option group (each child gets them all via to_argv)."""
 
-    results_dir: Path = Path("outputs/results")
+    job: JobOptions = field(default_factory=JobOptions)
     dataset: Path | None = None       # None: seeded synthetic input (timing only)
-    num_samples: int = 256
-    seed: int = 0
-    weights: str | None = None
-    random_weights: bool = False
-    weights_dir: Path = Path("weights")
-    workers: int = 2
-    warmup: int | None = None
     force: bool = False
     timeout_s: float | None = None
-    main_py: Path = MAIN_PY
-    python: str = sys.executable
+    entry: list[str] = field(default_factory=package_entry)   # how a child is started
+
+    @property
+    def results_dir(self) -> Path:
+        return self.job.run.results_dir
+
+    @property
+    def num_samples(self) -> int:
+        return self.job.data.samples()
 
 
 @dataclass
@@ -75,7 +84,7 @@ class Plan:
 def dataset_identity(settings: Settings) -> tuple[str, dict]:
     """(key that records are matched on, facts for failure records)."""
     if settings.dataset is None:
-        facts = {"path": None, "synthetic": True, "num_images": settings.num_samples, "seed": settings.seed}
+        facts = {"path": None, "synthetic": True, "num_images": settings.num_samples, "seed": settings.job.data.seed}
         return synthetic_key(facts), facts
     from valsuite.data.manifest import scan_dataset
 
@@ -103,11 +112,12 @@ def record_dataset_key(record: dict) -> str | None:
 def record_key(record: dict) -> tuple:
     return (record.get("network"), record.get("weights"), record.get("backend"), record.get("precision"),
             record.get("batch_size"), record.get("device"), record_dataset_key(record),
-            (record.get("environment") or {}).get("machine"))
+            (record.get("environment") or {}).get("machine"), record.get("options_key"))
 
 
-def config_key(cfg: Config, dataset_key: str, machine: str) -> tuple:
-    return (cfg.network, cfg.weights, cfg.backend, cfg.precision, cfg.batch_size, cfg.device, dataset_key, machine)
+def config_key(cfg: Config, dataset_key: str, machine: str, options_key: str) -> tuple:
+    return (cfg.network, cfg.weights, cfg.backend, cfg.precision, cfg.batch_size, cfg.device, dataset_key, machine,
+            options_key)
 
 
 def unavailable_reason(spec, backend: str, precision: str, device: str) -> str | None:
@@ -129,12 +139,10 @@ def unavailable_reason(spec, backend: str, precision: str, device: str) -> str |
 
 def backend_device(backend: str, device: str | None) -> str:
     """--device when given, else where the backend runs by default here (as main.py -v decides)."""
-    if device:
-        return device
-    from valsuite.backends import backend_class
+    from valsuite.backends import device_for
 
     try:
-        return backend_class(backend).preferred_device()
+        return device_for(backend, device)
     except ValsuiteError:
         return "cpu"  # an unknown or unbuilt backend: unavailable_reason says why
 
@@ -148,7 +156,7 @@ def make_plan(networks: list[str], backends: list[str], precisions: list[str], b
     existing = {record_key(r) for r in load_records(settings.results_dir) if r.get("kind") in MEASURED_KINDS}
     plan = Plan()
     for network in networks:
-        spec = resolve(network, settings.weights, settings.random_weights)
+        spec = resolve(network, settings.job.model.weights, settings.job.model.random_weights)
         for backend, precision in itertools.product(backends, precisions):
             backend = ALIASES.get(backend, backend)
             run_on = backend_device(backend, device)
@@ -158,28 +166,27 @@ def make_plan(networks: list[str], backends: list[str], precisions: list[str], b
                 continue
             for batch in batch_sizes:
                 cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on)
-                done = not settings.force and config_key(cfg, dataset_key, machine) in existing
+                key = config_key(cfg, dataset_key, machine, settings.job.options_key())
+                done = not settings.force and key in existing
                 (plan.done if done else plan.run).append(cfg)
     return plan
 
 
+def child_job(cfg: Config, settings: Settings, output_json: Path, scratch: Path) -> JobOptions:
+    """Every option group of the sweep, with this configuration's network/backend/precision/batch/device."""
+    job = settings.job
+    return dataclasses.replace(
+        job, model=dataclasses.replace(job.model, network=cfg.network),
+        data=dataclasses.replace(job.data, dataset=settings.dataset, synthetic=settings.dataset is None),
+        run=dataclasses.replace(job.run, backend=cfg.backend, trt=False, precision=cfg.precision,
+                                batch_size=cfg.batch_size, device=cfg.device, no_progress=True,
+                                results_dir=scratch, output_json=output_json),
+        parity=ParityOptions(), report=ReportOptions(), sweep=SweepOptions())
+
+
 def command(cfg: Config, settings: Settings, output_json: Path, scratch: Path) -> list[str]:
-    """The main.py -v command line of one configuration (records go to a scratch folder first)."""
-    cmd = [settings.python, str(settings.main_py), "-v", "--network", cfg.network, "--backend", cfg.backend,
-           "--precision", cfg.precision, "--batch_size", str(cfg.batch_size), "--device", cfg.device,
-           "--workers", str(settings.workers), "--weights-dir", str(settings.weights_dir), "--no-progress",
-           "--results-dir", str(scratch), "--output-json", str(output_json)]
-    if settings.dataset is None:
-        cmd += ["--synthetic", "--num-samples", str(settings.num_samples), "--seed", str(settings.seed)]
-    else:
-        cmd += ["--dataset", str(settings.dataset)]
-    if settings.random_weights:
-        cmd.append("--random-weights")
-    elif settings.weights:
-        cmd += ["--weights", settings.weights]
-    if settings.warmup is not None:
-        cmd += ["--warmup", str(settings.warmup)]
-    return cmd
+    """The `-v` command line of one configuration (records go to a scratch folder first)."""
+    return [*settings.entry, "-v", *child_job(cfg, settings, output_json, scratch).to_argv()]
 
 
 def subprocess_runner(cmd: list[str], timeout_s: float | None) -> tuple[int, str]:
@@ -240,7 +247,8 @@ def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts:
                             precision=cfg.precision, device=cfg.device, batch_size=cfg.batch_size,
                             dataset=dataset_facts, environment=env, error=problem, returncode=returncode,
                             stderr_tail="\n".join(stderr.splitlines()[-TAIL_LINES:]))
-    record["sweep"] = {"dataset_key": dataset_key, "command": cmd[1:]}
+    record.setdefault("options_key", settings.job.options_key())
+    record["sweep"] = {"dataset_key": dataset_key, "command": cmd[len(settings.entry):]}
     return Outcome(cfg, record, write_record(record, results_dir=settings.results_dir))
 
 

@@ -42,6 +42,12 @@ def create_backend(name: str, spec, precision: str = "fp32", device: str = "cpu"
     return cls(spec, precision=precision, device=device, options=options)
 
 
+def device_for(backend: str, requested: str | None) -> str:
+    """--device when given, else where the backend runs by default on this machine (the GPU when
+    it can use one here). The one place this choice is made."""
+    return requested or backend_class(backend).preferred_device()
+
+
 def backend_available(name: str) -> tuple[bool, str]:
     """(True, '') when this machine can run the backend, else (False, reason)."""
     try:
@@ -53,4 +59,4 @@ def backend_available(name: str) -> tuple[bool, str]:
 
 
 __all__ = ["Backend", "BackendInfo", "BackendOptions", "PRECISIONS", "backend_names", "backend_class",
-           "create_backend", "backend_available", "ALIASES"]
+           "create_backend", "backend_available", "device_for", "ALIASES"]

@@ -16,20 +16,26 @@ from typing import ClassVar
 
 from valsuite.errors import ValsuiteError
 from valsuite.models.spec import ModelSpec
+from valsuite.options.inductor import InductorOptions
+from valsuite.options.precision import PrecisionOptions
+from valsuite.options.trt import TrtBuildOptions
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 @dataclass
 class BackendOptions:
-    """Settings shared by all backends; engine-specific extras go in `extra`."""
+    """What a backend is given: shared settings plus the typed option groups engines read."""
 
     weights_dir: Path = Path("weights")
     batch_size: int = 32               # the batch size the run uses (static engines, CUDA graphs)
     max_batch: int | None = None       # largest batch the artifact must accept
     artifact: Path | None = None       # a user-given ONNX/engine/package path
     cuda_graph: bool = False
-    extra: dict = field(default_factory=dict)
+    rebuild: bool = False              # --rebuild-engine: build even when the cached artifact is fresh
+    precision: PrecisionOptions = field(default_factory=PrecisionOptions)   # FP16/INT8 variants
+    trt: TrtBuildOptions = field(default_factory=TrtBuildOptions)           # engine build; tf32 for torch too
+    inductor: InductorOptions = field(default_factory=InductorOptions)
 
 
 @dataclass

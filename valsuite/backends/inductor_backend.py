@@ -44,7 +44,7 @@ class InductorBackend(LaunchesOnCuda, Backend):
 
     def __init__(self, spec, precision="fp32", device="cpu", options=None) -> None:
         super().__init__(spec, precision, device, options)
-        self.mode = self.options.extra.get("inductor_mode") or "jit"
+        self.mode = self.options.inductor.inductor_mode
         if self.mode not in MODES:
             raise ValsuiteError(f"--inductor-mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if device == "cpu" and precision != "fp32":
@@ -96,7 +96,7 @@ class InductorBackend(LaunchesOnCuda, Backend):
     def _compile_jit(self, net):
         import torch
 
-        freezing = bool(self.options.extra.get("inductor_freezing", True))
+        freezing = True   # weights are constants during inference: let inductor fold them
         fn = torch.compile(net, dynamic=False, options={"freezing": freezing})
         start = time.perf_counter()
         with torch.inference_mode():

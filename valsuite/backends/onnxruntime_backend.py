@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
+from valsuite import artifacts
 from valsuite.backends.base import Backend, BackendInfo
 from valsuite.errors import ValsuiteError
-
-
-def precision_onnx(spec, precision: str, fp32_onnx: Path, options) -> Path:
-    """The ONNX for `precision`: the FP32 export itself, or a variant made by the precision step."""
-    if precision == "fp32":
-        return fp32_onnx
-    try:
-        from valsuite.precision import PrecisionOptions, ensure_precision_onnx
-    except ImportError as exc:
-        raise ValsuiteError(f"precision {precision} needs the precision step, which this build lacks") from exc
-    popts = options.extra.get("precision_options") or PrecisionOptions()
-    return ensure_precision_onnx(spec, precision, fp32_onnx, popts)
-
-
-def model_onnx(spec, precision: str, options) -> Path:
-    """Exported (or cached) FP32 ONNX with a dynamic batch, then its precision variant."""
-    from valsuite.export.onnx_export import export_onnx
-
-    fp32 = export_onnx(spec, options.weights_dir)
-    return precision_onnx(spec, precision, fp32, options)
 
 
 class OnnxRuntimeBackend(Backend):
@@ -73,13 +53,11 @@ class OnnxRuntimeBackend(Backend):
                                     f"is {self.precision}", hint=f"use precision {self.external.precision} for it")
             self.path = self.external.path
         else:
-            self.path = model_onnx(self.spec, self.precision, self.options)
+            opts = self.options
+            self.path = artifacts.onnx_for(self.spec, self.precision, opts.weights_dir, None, opts.precision)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        threads = self.options.extra.get("ort_threads")
-        if threads:
-            opts.intra_op_num_threads = int(threads)
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self._providers())
         except Exception as exc:  # onnxruntime raises its own exception types for bad files

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from pathlib import Path
 
 from valsuite.backends.base import Backend, BackendInfo
@@ -66,7 +65,7 @@ class TensorRTBackend(Backend):
         return support.ok, "" if support.ok else support.line
 
     def _flavour_name(self) -> str:
-        return str(self.options.extra.get("trt_flavour") or "auto")
+        return self.options.trt.trt_flavour
 
     # -- activate: engine file -> runtime, context, buffers --------------------------------------
     def _activate(self) -> None:
@@ -108,16 +107,14 @@ class TensorRTBackend(Backend):
             if read_sidecar(path) is None:  # another tool's engine: the runtime is the judge
                 return path, {}
             return path, check_engine_file(path, self.precision, trt)
-        from valsuite.cli.trt_args import build_options_from_extra
+        from valsuite.tensorrt.profile import profile_for_run
 
-        options = build_options_from_extra(self.options.extra, self.precision, self.spec.input_shape,
-                                           self.options.batch_size, self.options.weights_dir)
-        options = replace(options, targets=self.flavour.resolve_targets(
-            tuple(self.options.extra.get("trt_compute_capability") or ())))
-        extra = self.options.extra
-        return ensure_engine(self.spec, options, self.options.weights_dir,
-                             precision_options=extra.get("precision_options"),
-                             force=bool(extra.get("trt_rebuild")), verbose=bool(extra.get("trt_verbose")), trt=trt)
+        opts, build = self.options, self.options.trt
+        shapes = profile_for_run((-1, *self.spec.input_shape), opts.batch_size, build.min_batch, build.opt_batch,
+                                 build.max_batch)
+        options = build.build_options_for(self.flavour, self.precision, shapes, opts.weights_dir)
+        return ensure_engine(self.spec, options, opts.weights_dir, precision_options=opts.precision,
+                             force=opts.rebuild, verbose=build.trt_verbose, trt=trt)
 
     def _engine_profile(self):
         """Profile 0 of the engine's input: (min, opt, max) shapes, for engines without a sidecar."""

@@ -54,7 +54,7 @@ class TorchBackend(LaunchesOnCuda, Backend):
         # channels-last: the layout oneDNN and cuDNN convolutions are fastest in (2x on this CPU)
         module = module.to(memory_format=torch.channels_last)
         if self.device == "cuda":
-            set_tf32(bool(self.options.extra.get("trt_tf32", False)))  # --tf32
+            set_tf32(self.options.trt.tf32)  # --tf32
             module = module.to(device="cuda", dtype=self.dtype)
             self.stream = torch.cuda.Stream()
         self.module = module

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from valsuite.cli.trt_args import add_build_arguments
+from valsuite.cli.common import Parser
+from valsuite.options.model import ModelOptions
+from valsuite.options.trt import TrtBuildOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="build_trt.py",
         description="Build a strongly typed TensorRT engine (10.x or 11.x) from the FP32, FP16 or INT8 (Q/DQ) "
                     "ONNX of a network, made on demand, and write weights/<name>.engine plus a sidecar JSON "
                     "(TensorRT version, GPU, ONNX sha256, profile, options, size, build time, per-layer "
                     "precisions). A fresh engine is reused unless --force.")
-    model = parser.add_argument_group("model")
-    model.add_argument("--network", "-n", default="efficientnet_lite0", help="registry name (default: %(default)s)")
-    model.add_argument("--weights", default=None, help="weights enum name or a local .pth/.pt file")
-    model.add_argument("--random-weights", action="store_true", help="random initialisation (timing only)")
-    model.add_argument("--weights-dir", type=Path, default=Path("weights"),
-                       help="where ONNX files, engines and caches go (default: %(default)s)")
-    model.add_argument("--onnx", type=Path, default=None,
+    ModelOptions.add_arguments(parser)
+    parser.add_argument("--onnx", type=Path, default=None,
                        help="build from this ONNX instead of the one valsuite exports (its precision must match)")
     prec = parser.add_mutually_exclusive_group()
     for name in ("fp32", "fp16", "int8"):
@@ -36,43 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine_name", "--engine-name", type=Path, default=None, metavar="PATH",
                         help="engine file to write (default: weights/<network>_<weights>_<precision>_<profile>.engine)")
     parser.add_argument("--force", action="store_true", help="build even when a fresh engine exists")
-    add_build_arguments(parser)
+    TrtBuildOptions.add_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    model, build = ModelOptions.from_args(args), TrtBuildOptions.from_args(args)
     from valsuite.export.onnx_export import parse_input_shape
     from valsuite.models import resolve
-    from valsuite.tensorrt.build import BuildOptions
-    from valsuite.tensorrt.cache import timing_cache_path_for
     from valsuite.tensorrt.engines import ensure_engine
     from valsuite.tensorrt.profile import profile_from_args
     from valsuite.tensorrt.versions import import_tensorrt
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    spec = resolve(args.network, args.weights, args.random_weights)
-    shapes = profile_from_args(parse_input_shape(args.input_shape, spec), args.min_batch, args.opt_batch,
-                               args.max_batch)
-    options = BuildOptions(precision=args.precision, shapes=shapes, opt_level=args.build_op_lvl,
-                           workspace_mb=args.workspace, tf32=args.tf32,
-                           timing_cache=args.timing_cache or timing_cache_path_for(args.weights_dir))
+    spec = resolve(model.network, model.weights, model.random_weights)
+    shapes = profile_from_args(parse_input_shape(args.input_shape, spec), build.min_batch, build.opt_batch,
+                               build.max_batch)
+    options = build.build_options(args.precision, shapes, model.weights_dir)
     options.check()
     trt = import_tensorrt()
-    path, sidecar = ensure_engine(spec, options, args.weights_dir, engine_path=args.engine_name, force=args.force,
-                                  onnx_path=args.onnx, verbose=args.trt_verbose, trt=trt)
+    path, sidecar = ensure_engine(spec, options, model.weights_dir, engine_path=args.engine_name, force=args.force,
+                                  onnx_path=args.onnx, verbose=build.trt_verbose, trt=trt)
     print(f"{path}  (TensorRT {sidecar.get('tensorrt_version')}, {sidecar.get('precision')}, profile "
           f"{shapes.tag()}, {sidecar.get('engine_size_bytes', 0) / 2**20:.1f} MB, {sidecar.get('num_layers')} layers, "
           f"layer precisions {sidecar.get('layer_precisions')}, build {sidecar.get('build_time_s')} s)")
     return 0
 
-
-def run(argv: list[str] | None = None) -> int:
-    """main() with user errors as one line on stderr and exit code 2 (a traceback means a bug)."""
-    from valsuite.errors import USER_ERROR_EXIT_CODE, ValsuiteError
-
-    try:
-        return main(argv)
-    except ValsuiteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE

@@ -1,29 +1,21 @@
-"""Argument groups shared by the scripts, and the one place that turns user errors into exit 2."""
+"""What every script shares: the parser that errs in one line, logging, and user errors as exit 2."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 from valsuite.errors import USER_ERROR_EXIT_CODE, ValsuiteError
 
 
-def add_model_args(parser: argparse.ArgumentParser, default_network: str | None = None) -> None:
-    from valsuite.models import DEFAULT_NETWORK, list_networks
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one `error:` line and a pointer to -h, not the usage block."""
 
-    group = parser.add_argument_group("model")
-    group.add_argument("--network", "-n", default=default_network or DEFAULT_NETWORK,
-                       help=f"one of: {', '.join(list_networks())} (default: %(default)s)")
-    group.add_argument("--weights", default=None,
-                       help="weights enum name (DEFAULT, IMAGENET1K_V1, IMAGENET1K_V2) or a local "
-                            ".pth/.pt file (state dict or full model)")
-    group.add_argument("--random-weights", action="store_true",
-                       help="random initialisation (seeded): for timing only, accuracy is meaningless")
-    group.add_argument("--weights-dir", type=Path, default=Path("weights"),
-                       help="where ONNX files, engines and caches are written (default: %(default)s)")
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message}\n(see {self.prog} -h for the options)\n")
+        raise SystemExit(USER_ERROR_EXIT_CODE)
 
 
 def add_input_shape_arg(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +39,3 @@ def run_script(main: Callable[[list[str] | None], int], argv: list[str] | None =
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def split_list(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING
 from valsuite.errors import ValsuiteError
 
 if TYPE_CHECKING:
-    from valsuite.datasets.apply import ApplyResult
-    from valsuite.datasets.plan import Plan
+    from valsuite.arrange.apply import ApplyResult
+    from valsuite.arrange.plan import Plan
 
 _SHOW_ACTIONS = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from valsuite.cli.common import Parser
+
+    parser = Parser(
         prog="format_dataset.py",
         description="Arrange the ILSVRC-2012 validation set as DIR/<wnid>/ with LOC_synset_mapping.txt "
                     "and manifest.csv, or write a small deterministic subset. Plans first: on any "
@@ -71,18 +73,18 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def make_plan(args: argparse.Namespace) -> "Plan":
     """Build the plan the arguments ask for (read-only)."""
-    from valsuite.datasets.folders import detect_kind, plan_flat, plan_layout
+    from valsuite.arrange.folders import detect_kind, plan_flat, plan_layout
 
     _check_args(args)
     mode = "copy" if args.copy else "symlink" if args.symlink else "move"
     if args.hf is not None:
-        from valsuite.datasets.hf import plan_hf
+        from valsuite.arrange.hf import plan_hf
 
         if args.output is None:
             raise ValsuiteError("--hf needs --output DIR")
         return plan_hf(args.hf, args.output, args.split)
     if args.subset:
-        from valsuite.datasets.subset import plan_subset
+        from valsuite.arrange.subset import plan_subset
 
         return plan_subset(args.src, args.output, args.per_class, args.seed, args.classes, args.calib,
                            "symlink" if args.symlink else "copy")
@@ -124,8 +126,8 @@ def describe_result(plan: "Plan", result: "ApplyResult") -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from valsuite.datasets.apply import apply_plan
-    from valsuite.datasets.plan import PlanProblems
+    from valsuite.arrange.apply import apply_plan
+    from valsuite.arrange.plan import PlanProblems
 
     args = build_parser().parse_args(argv)
     plan = make_plan(args)

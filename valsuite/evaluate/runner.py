@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ class RunConfig:
     warmup_batches: int | None = None
     weights_dir: Path = Path("weights")
     progress: bool = True
-    backend_options: dict = field(default_factory=dict)   # engine-specific extras
+    backend_options: BackendOptions = field(default_factory=BackendOptions)   # typed engine options
     exclude: frozenset = frozenset()     # relpaths never evaluated (calibration images)
     exclude_reason: str | None = None
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
@@ -59,7 +60,7 @@ def _images(cfg: RunConfig, spec: ModelSpec):
     """(dataset, manifest or None, facts for the record)."""
     if cfg.dataset is None:
         if cfg.num_samples < 1:
-            raise ValsuiteError(f"--num-samples must be at least 1, got {cfg.num_samples}")
+            raise ValsuiteError(f"--num_samples must be at least 1, got {cfg.num_samples}")
         data = SyntheticDataset(cfg.num_samples, spec.preprocess, cfg.seed)
         return data, None, {"path": None, "synthetic": True, "num_images": cfg.num_samples, "seed": cfg.seed}
     manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
@@ -105,10 +106,19 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
 
 
 def backend_options(cfg: RunConfig) -> BackendOptions:
-    return BackendOptions(weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
-                          max_batch=cfg.batch_size, extra=dict(cfg.backend_options),
-                          artifact=cfg.backend_options.get("artifact"),
-                          cuda_graph=bool(cfg.backend_options.get("cuda_graph", False)))
+    return dataclasses.replace(cfg.backend_options, weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
+                               max_batch=cfg.batch_size)
+
+
+def calibration_exclusions(options, dataset: Path | None, precisions: list[str]) -> tuple[frozenset, str | None]:
+    """When a run has an int8 row, every row of it (so the table compares like with like) skips the
+    calibration images that come from the evaluated folder; the record's dataset facts say so."""
+    if dataset is None or "int8" not in precisions:
+        return frozenset(), None
+    from valsuite.precision import calibration_exclusions as exclusions
+
+    excluded, facts = exclusions(options, scan_dataset(dataset))
+    return (frozenset(excluded), facts["excluded_reason"]) if excluded else (frozenset(), None)
 
 
 def prepare_images(cfg: RunConfig, spec: ModelSpec):

@@ -21,6 +21,7 @@ import numpy as np
 
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
+from valsuite.evaluate.accuracy import TopKAccuracy
 from valsuite.results.record import latency_stats
 
 
@@ -34,9 +35,7 @@ def default_warmup(num_batches: int) -> int:
 @dataclass
 class ValidationResult:
     num_images: int = 0
-    correct1: int = 0
-    correct5: int = 0
-    labelled: int = 0
+    accuracy: TopKAccuracy = field(default_factory=TopKAccuracy)
     top1: list = field(default_factory=list)          # per image, manifest order
     indices: list = field(default_factory=list)
     latency_all_ms: list = field(default_factory=list)    # timed batches only
@@ -50,11 +49,11 @@ class ValidationResult:
 
     @property
     def prec1(self) -> float | None:
-        return 100.0 * self.correct1 / self.labelled if self.labelled else None
+        return self.accuracy.prec1
 
     @property
     def prec5(self) -> float | None:
-        return 100.0 * self.correct5 / self.labelled if self.labelled else None
+        return self.accuracy.prec5
 
     def throughput(self) -> float | None:
         """Images per second over the timed batches, from their Latency-all."""
@@ -89,13 +88,7 @@ def _score(result: ValidationResult, outputs, labels) -> None:
     k = min(5, outputs.shape[1])
     top5 = torch.topk(outputs, k, dim=1).indices
     result.top1.extend(top5[:, 0].tolist())
-    mask = labels >= 0
-    if bool(mask.any()):
-        lab = labels[mask]
-        hits = top5[mask] == lab.unsqueeze(1)
-        result.correct1 += int(hits[:, 0].sum())
-        result.correct5 += int(hits.any(dim=1).sum())
-        result.labelled += int(mask.sum())
+    result.accuracy.update(top5.cpu().numpy(), labels.cpu().numpy())
 
 
 def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_size: int,

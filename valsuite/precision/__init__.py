@@ -5,7 +5,7 @@ graph, INT8 as explicit QuantizeLinear/DequantizeLinear. ONNX Runtime runs the s
 """
 
 from valsuite.precision.calibdata import calibration_exclusions, select_calibration
-from valsuite.precision.options import CALIB_METHODS, DEFAULT_CALIB_METHOD, PrecisionOptions
+from valsuite.options.precision import CALIB_METHODS, DEFAULT_CALIB_METHOD, PrecisionOptions
 from valsuite.precision.variants import ensure_precision_onnx, variant_path
 
 __all__ = ["ensure_precision_onnx", "PrecisionOptions", "calibration_exclusions", "select_calibration",

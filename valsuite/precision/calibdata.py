@@ -18,7 +18,7 @@ from valsuite.data.manifest import IMAGE_EXTENSIONS, read_calibration_list
 from valsuite.data.preprocess import Preprocess, load_uint8, normalize
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import sha256_file, sha256_json
-from valsuite.precision.options import PrecisionOptions
+from valsuite.options.precision import PrecisionOptions
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from valsuite.precision import stats as S
 from valsuite.precision.cache import cache_key, load_cache, save_cache, write_trt_cache
 from valsuite.precision.calibdata import CalibrationSet, calibration_batches, select_calibration
 from valsuite.precision.graph import float_activations, initializer_map, tensor_types
-from valsuite.precision.options import TOOL_VERSION, PrecisionOptions
+from valsuite.options.precision import TOOL_VERSION, PrecisionOptions
 from valsuite.precision.ranges import amax_for
 
 log = logging.getLogger(__name__)

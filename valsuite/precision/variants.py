@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import atomic_write_bytes, read_sidecar, sha256_file, write_sidecar
+from valsuite.fileio import atomic_write_bytes, read_sidecar, sha256_file, sidecar_stale_reason, write_sidecar
 from valsuite.models.spec import ModelSpec
 from valsuite.precision.calibrate import calibrate
 from valsuite.precision.fp16 import convert_to_fp16
 from valsuite.precision.graph import check_opset, load_model
-from valsuite.precision.options import TOOL_VERSION, PrecisionOptions
+from valsuite.options.precision import TOOL_VERSION, PrecisionOptions
 from valsuite.precision.qdq import insert_qdq
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,10 @@ def _build_facts(precision: str, fp32_sha: str, options: PrecisionOptions) -> di
 
 def stale_reason(path: Path, facts: dict) -> str | None:
     """Why an existing variant cannot be reused (None: reuse it)."""
-    if not path.is_file():
-        return "missing"
     sidecar = read_sidecar(path)
-    if sidecar is None:
-        return "no readable sidecar"
-    changed = [k for k in sorted(facts) if sidecar.get("key", {}).get(k) != facts[k]]
-    if changed:
-        return f"{', '.join(changed)} changed"
+    reason = sidecar_stale_reason(path, sidecar, facts, key_field="key")   # the rule every cache shares
+    if reason is not None:
+        return reason
     if sidecar.get("size_bytes") != path.stat().st_size or sidecar.get("sha256") != sha256_file(path):
         return "file differs from its sidecar sha256 (truncated or modified)"
     return None

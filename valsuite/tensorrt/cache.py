@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from valsuite.fileio import read_sidecar, sha256_file
+from valsuite.fileio import read_sidecar, sha256_file, sidecar_stale_reason
 from valsuite.tensorrt.profile import ProfileShapes
 
 ENGINE_SUFFIX = ".engine"
@@ -56,11 +56,10 @@ def mismatch_reasons(sidecar: dict, expected: dict) -> list[str]:
 def stale_reason(engine_path: str | Path, expected: dict, check_content: bool = True) -> str | None:
     """Why the engine cannot be used for `expected`, or None when it can."""
     path = Path(engine_path)
-    if not path.is_file():
-        return "missing"
     sidecar = read_sidecar(path)
-    if sidecar is None:
-        return "no readable sidecar (was it built by valsuite's build_trt.py?)"
+    reason = sidecar_stale_reason(path, sidecar, {})   # the shared rule: file and readable sidecar
+    if reason is not None:
+        return reason
     reasons = mismatch_reasons(sidecar, expected)
     if reasons:
         return "; ".join(reasons)

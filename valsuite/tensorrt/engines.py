@@ -6,10 +6,9 @@ import datetime as _dt
 import logging
 from pathlib import Path
 
-from valsuite import __version__
+from valsuite import __version__, artifacts
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import read_sidecar, sha256_file
-from valsuite.tensorrt import seam
 from valsuite.tensorrt.build import BuildOptions, build_engine
 from valsuite.tensorrt.cache import engine_path_for, mismatch_reasons, stale_reason
 from valsuite.tensorrt.flavour import flavour_of
@@ -34,8 +33,7 @@ def ensure_engine(spec, options: BuildOptions, weights_dir: str | Path = "weight
     """The engine for spec/precision/profile: reused when its sidecar matches, else (re)built."""
     trt = trt if trt is not None else import_tensorrt()
     if onnx_path is None:
-        fp32 = seam.fp32_onnx(spec, Path(weights_dir))
-        onnx_path = seam.precision_onnx(spec, options.precision, fp32, precision_options)
+        onnx_path = artifacts.onnx_for(spec, options.precision, weights_dir, options=precision_options)
     onnx_path = Path(onnx_path)
     path = Path(engine_path) if engine_path else engine_path_for(spec.artifact_stem, weights_dir,
                                                                  options.precision, options.shapes)

@@ -21,17 +21,30 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import atomic_write_bytes, read_sidecar, sha256_file, sidecar_stale_reason, write_sidecar
-from valsuite.tensorrt.versions import parse_version
 
 log = logging.getLogger(__name__)
 
 FLAVOUR_CHOICES = ("auto", "tensorrt", "rtx")
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'10.13.3.9' -> (10, 13, 3, 9); trailing non-numeric parts (rc, post) are ignored."""
+    parts = []
+    for piece in str(text).split("."):
+        match = re.match(r"\d+", piece)
+        if not match:
+            break
+        parts.append(int(match.group()))
+    if not parts:
+        raise ValueError(f"not a version: {text!r}")
+    return tuple(parts)
 
 
 @dataclass(frozen=True)

@@ -1,36 +1,19 @@
 """Where TensorRT comes from, which version it is, and the branch helpers the API check understands.
 
 Code that must differ between TensorRT versions branches on `trt_major()` or `trt_version()`
-(`if trt_major() >= 11: ... else: ...`); the conformance test (valsuite.tensorrt.apicheck) reads
+(`if trt_major() >= 11: ... else: ...`); the conformance test (tools.trt_apicheck) reads
 exactly these calls to decide which manifest versions reach which branch.
 """
 
 from __future__ import annotations
 
-import re
-
 from valsuite.errors import ValsuiteError
-
-
-
-def parse_version(text: str) -> tuple[int, ...]:
-    """'10.13.3.9' -> (10, 13, 3, 9); trailing non-numeric parts (rc, post) are ignored."""
-    parts = []
-    for piece in str(text).split("."):
-        match = re.match(r"\d+", piece)
-        if not match:
-            break
-        parts.append(int(match.group()))
-    if not parts:
-        raise ValueError(f"not a version: {text!r}")
-    return tuple(parts)
+from valsuite.tensorrt.flavour import get_flavour, parse_version  # noqa: F401 (parse_version: re-exported)
 
 
 def import_tensorrt(flavour: str = "auto"):
     """The module of a TensorRT flavour ('auto': tensorrt when it imports, else tensorrt_rtx), or a
     one-line ValsuiteError that says how to install it. See valsuite.tensorrt.flavour."""
-    from valsuite.tensorrt.flavour import get_flavour
-
     return get_flavour(flavour).import_module()
 
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from valsuite.data.manifest import CALIBRATION_LIST_FILENAME, scan_dataset, write_manifest_file
 from valsuite.data.synsets import MAPPING_FILENAME
-from valsuite.datasets.plan import PARTIAL_MARK, Plan
+from valsuite.arrange.plan import PARTIAL_MARK, Plan
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import atomic_write_json, atomic_write_text, sha256_file
 

@@ -13,8 +13,8 @@ import hashlib
 from pathlib import Path
 
 from valsuite.data.manifest import read_calibration_list, scan_dataset
-from valsuite.datasets.folders import is_image
-from valsuite.datasets.plan import (Item, Plan, check_image_file, check_output_location, check_output_mapping,
+from valsuite.arrange.folders import is_image
+from valsuite.arrange.plan import (Item, Plan, check_image_file, check_output_location, check_output_mapping,
                                     find_partials, sort_items)
 
 CALIB_DIR = ".calib"

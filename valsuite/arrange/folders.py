@@ -8,8 +8,8 @@ from tqdm import tqdm
 
 from valsuite.data.manifest import IMAGE_EXTENSIONS
 from valsuite.data.synsets import MAPPING_FILENAME, SynsetMapping, builtin_mapping, find_mapping, parse_mapping
-from valsuite.datasets.labels import find_labels, read_ground_truth
-from valsuite.datasets.plan import (PARTIAL_MARK, Item, Plan, check_image_file, check_output_location,
+from valsuite.arrange.labels import find_labels, read_ground_truth
+from valsuite.arrange.plan import (PARTIAL_MARK, Item, Plan, check_image_file, check_output_location,
                                     check_output_mapping, find_partials, sort_items)
 from valsuite.errors import ValsuiteError
 

@@ -5,6 +5,6 @@ application (moves, copies, links or writes files, each placed with an atomic re
 A plan with problems is never applied, so a bad input leaves every file where it was.
 """
 
-from valsuite.datasets.plan import Item, Plan, PlanProblems
+from valsuite.arrange.plan import Item, Plan, PlanProblems
 
 __all__ = ["Item", "Plan", "PlanProblems"]

@@ -427,13 +427,12 @@ def check_files(paths, manifests: list[Manifest], root: Path | None = None) -> R
 def tensorrt_modules(repo_root: Path) -> list[Path]:
     """The modules that call TensorRT: the valsuite.tensorrt package, the backend, the TensorRT CLI."""
     root = Path(repo_root) / "valsuite"
-    skip = {"apicheck.py", "fake.py"}
-    return sorted(p for p in (root / "tensorrt").glob("*.py") if p.name not in skip) + [
-        root / "backends" / "tensorrt_backend.py", root / "cli" / "build_trt_cli.py", root / "cli" / "trt_args.py"]
+    return sorted((root / "tensorrt").glob("*.py")) + [
+        root / "backends" / "tensorrt_backend.py", root / "cli" / "build_trt_cli.py", root / "options" / "trt.py"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description="check valsuite's TensorRT calls against API manifests")
     parser.add_argument("--manifests", type=Path, default=root.parent / "shared" / "trt-api")
     parser.add_argument("files", nargs="*", type=Path, help="default: the TensorRT-calling modules")

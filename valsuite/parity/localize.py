@@ -278,3 +278,35 @@ def format_localize(result: LocalizeResult, count: int = 5) -> str:
               tabulate(rows(result.worst(count, "rel_l2_added"), added=True), headers=(*headers, "added"),
                        tablefmt="github", disable_numparse=True)]
     return "\n".join(parts)
+
+
+def candidate_onnx(backend, spec) -> Path | None:
+    """The ONNX a candidate runs (ONNX Runtime) or was built from (TensorRT); None for torch."""
+    if backend.name == "torch":
+        return None
+    artifact = backend.info().artifact
+    if artifact and str(artifact).endswith(".onnx"):
+        return Path(artifact)
+    from valsuite.artifacts import onnx_for
+
+    opts = backend.options
+    return onnx_for(spec, backend.precision, opts.weights_dir, options=opts.precision)
+
+
+def localize_candidates(cfg, spec, scored: list[tuple[str, object]], record: dict, inputs: np.ndarray) -> None:
+    """--localize: for each (name, active backend) of an ONNX candidate, the nodes where it departs."""
+    from valsuite.export.onnx_export import export_onnx
+
+    fp32 = export_onnx(spec, cfg.weights_dir)
+    for (name, backend), cand in zip(scored, record["candidates"]):
+        path = candidate_onnx(backend, spec)
+        if path is None:
+            cand["localize"] = {"skipped": "not an ONNX candidate"}
+            continue
+        if path.resolve() == Path(fp32).resolve():
+            cand["localize"] = {"skipped": "the candidate runs the FP32 ONNX itself"}
+            continue
+        result = localize(fp32, path, inputs, rtol=cfg.rtol, atol=cfg.atol, bad_pct=cfg.localize_bad_pct)
+        cand["localize"] = result.to_dict(cfg.localize_top)
+        print(f"\n### {name}: where it departs from the FP32 ONNX\n")
+        print(format_localize(result, cfg.localize_top))

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from valsuite.data.manifest import IMAGE_EXTENSIONS
 from valsuite.data.synsets import SynsetMapping, builtin_mapping
-from valsuite.datasets.plan import Item, Plan, check_image_bytes, check_output_mapping, find_partials, \
+from valsuite.arrange.plan import Item, Plan, check_image_bytes, check_output_mapping, find_partials, \
     image_format_suffix, sort_items
 from valsuite.errors import ValsuiteError
 

@@ -9,7 +9,7 @@ not prove TensorRT accepts the values (only a real GPU run does).
 
 from __future__ import annotations
 
-from valsuite.tensorrt.apicheck import KNOWN_RETURNS, Manifest
+from tools.trt_apicheck import KNOWN_RETURNS, Manifest
 
 
 class FakeEnumValue:

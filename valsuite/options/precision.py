@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from valsuite.errors import ValsuiteError
+from valsuite.options.base import OptionGroup, option
 
 # Bump when the conversion, calibration or Q/DQ placement changes: cached ranges and variants
 # made by an older tool version are then rebuilt.
@@ -20,24 +21,39 @@ DEFAULT_QUANT_OPS = ("Conv", "Gemm", "MatMul")
 
 
 @dataclass
-class PrecisionOptions:
-    """Options for ensure_precision_onnx; the defaults are the measured ones (docs/precision.md)."""
+class PrecisionOptions(OptionGroup):
+    """Options for ensure_precision_onnx; the defaults are the measured ones (docs/precision.md).
+    The fields with a flag are also main.py's "precision variants" option group."""
 
-    fp16_io: bool = False                    # FP16 variant takes/returns float16 (default: float32 I/O)
-    calib_dataset: Path | None = None        # folder of calibration images (any layout)
-    calib_size: int = DEFAULT_CALIB_SIZE
-    calib_method: str = DEFAULT_CALIB_METHOD
-    calib_percentile: float = DEFAULT_PERCENTILE
-    calib_seed: int = 0
-    calib_batch_size: int = 16               # memory only: ranges do not depend on it
-    recalibrate: bool = False
-    int8_fallback: str = "fp32"              # precision of layers that are not quantized
+    TITLE = "precision variants (fp16 / int8 ONNX)"
+
+    fp16_io: bool = option("--fp16-io", default=False,
+                           help="the fp16 variant takes and returns float16 (default: float32 I/O)")
+    calib_dataset: Path | None = option("--calib-dataset", type=Path, metavar="DIR",
+                                        help="calibration images (any layout). Default: DATASET/calibration_list.txt "
+                                             "if it exists, else a seeded sample of the evaluation folder (at most "
+                                             "half of it), which is then excluded from evaluation")
+    calib_size: int = option("--calib-size", default=DEFAULT_CALIB_SIZE, type=int,
+                             help="number of calibration images (default: %(default)s, or all available)")
+    calib_method: str = option("--calib-method", default=DEFAULT_CALIB_METHOD, choices=CALIB_METHODS,
+                               help="activation range method (default: %(default)s, measured in docs/precision.md)")
+    calib_percentile: float = option("--calib-percentile", default=DEFAULT_PERCENTILE, type=float,
+                                     help="percentile of |x| for --calib-method percentile (default: %(default)s)")
+    calib_seed: int = option("--calib-seed", default=0, type=int, help="seed of the calibration sample")
+    calib_batch_size: int = option("--calib-batch-size", default=16, type=int,
+                                   help="images per calibration batch (memory only; ranges do not depend on it)")
+    recalibrate: bool = option("--recalibrate", default=False, help="recompute the calibration cache")
+    int8_fallback: str = option("--int8-fallback", default="fp32", choices=INT8_FALLBACKS,
+                                help="precision of layers without Q/DQ in the int8 variant (default: %(default)s, "
+                                     "so int8 vs fp32 measures quantization alone)")
     eval_dataset: Path | None = None         # the evaluation folder (default calibration source)
     cache_dir: Path | None = None            # default: beside the FP32 ONNX
     quant_ops: tuple[str, ...] = DEFAULT_QUANT_OPS
     exclude_nodes: tuple[str, ...] = ()      # node names never quantized (kept in the fallback precision)
     threads: int | None = None               # onnxruntime threads while calibrating
-    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> "PrecisionOptions":
+        return self.check()
 
     def check(self) -> "PrecisionOptions":
         """Raise a user error for impossible values (called before any work)."""
