@@ -23,18 +23,23 @@ def test_backend_module_imports_without_tensorrt():
 
 
 def test_available_names_the_gpu_and_what_the_flavour_supports(monkeypatch):
+    from valsuite.backends import backend_available
+    from valsuite.backends.base import BackendOptions
     from valsuite.backends.tensorrt_backend import TensorRTBackend
+    from valsuite.options.trt import TrtBuildOptions
     from valsuite.tensorrt.flavour import GpuInfo
 
+    rtx = BackendOptions(trt=TrtBuildOptions(trt_flavour="rtx"))
+
     monkeypatch.setattr("valsuite.tensorrt.flavour.local_gpu", lambda index=0: None)
-    ok, reason = TensorRTBackend.available("rtx")
+    ok, reason = TensorRTBackend.available(rtx)
     assert not ok and reason.startswith("no GPU on this machine; TensorRT-RTX runs engines on compute capability 8.0")
     h200 = GpuInfo("NVIDIA H200", "9.0")
     monkeypatch.setattr("valsuite.tensorrt.flavour.local_gpu", lambda index=0: h200)
-    ok, reason = TensorRTBackend.available("rtx")
+    ok, reason = TensorRTBackend.available(rtx)
     assert not ok and "NVIDIA H200 (compute capability 9.0)" in reason and "12.0" in reason and "\n" not in reason
     monkeypatch.setattr("valsuite.tensorrt.flavour.local_gpu", lambda index=0: GpuInfo("NVIDIA GeForce RTX 3060", "8.6"))
-    assert TensorRTBackend.available("rtx") == (True, "")
+    assert TensorRTBackend.available(rtx) == (True, "") == backend_available("tensorrt", rtx)
 
 
 def test_no_flavour_installed_is_one_line_error(monkeypatch):

@@ -112,6 +112,28 @@ def external_engine(spec, path: str | Path) -> ExternalArtifact:
     return ExternalArtifact("tensorrt", path, sha256_file(path), sidecar.get("precision"), in_shape, out_shape, facts)
 
 
+def artifact_precision(backend: str, path: Path, given: str | None = None) -> str:
+    """The precision an artifact's row runs at: read from the file (ONNX graph, engine sidecar), or
+    given (`tensorrt:int8:engine=PATH`) where the file cannot say; a contradiction is an error."""
+    import onnx
+
+    if not path.is_file():
+        raise ValsuiteError(f"{'ONNX file' if backend == 'onnxruntime' else 'TensorRT engine'} not found: {path}")
+    if backend == "onnxruntime":
+        try:
+            found = onnx_precision(onnx.load(str(path), load_external_data=False))
+        except Exception as exc:  # protobuf raises its own types for files that are not ONNX
+            raise ValsuiteError(f"{path} is not a readable ONNX file: {exc}".splitlines()[0]) from exc
+    else:
+        found = (read_sidecar(path) or {}).get("precision")
+    if found and given and found != given:
+        raise ValsuiteError(f"{path.name} holds a {found} model, not {given}", hint="leave the precision out")
+    if not (found or given):
+        raise ValsuiteError(f"{path.name} has no valsuite sidecar that says its precision",
+                            hint=f"name it: {backend}:int8:{KINDS[backend]}={path} (or fp32/fp16)")
+    return found or given
+
+
 def load_external(spec, backend: str, path: str | Path) -> ExternalArtifact:
     """'onnxruntime' + an ONNX file, or 'tensorrt' + an engine file."""
     if backend == "onnxruntime":

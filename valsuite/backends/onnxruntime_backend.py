@@ -17,7 +17,7 @@ class OnnxRuntimeBackend(Backend):
     devices = ("cpu", "cuda")
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
+    def available(cls, options=None) -> tuple[bool, str]:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:

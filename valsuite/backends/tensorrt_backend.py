@@ -13,7 +13,7 @@ import logging
 import math
 from pathlib import Path
 
-from valsuite.backends.base import Backend, BackendInfo
+from valsuite.backends.base import Backend, BackendInfo, BackendOptions
 from valsuite.errors import ValsuiteError
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,14 @@ class TensorRTBackend(Backend):
         self.external = None  # an engine given by path (valsuite.external)
 
     @classmethod
-    def available(cls, flavour: str = "auto") -> tuple[bool, str]:
-        """Whether the flavour can run engines on this machine: one line naming the GPU (or 'no GPU')."""
+    def available(cls, options: BackendOptions | None = None) -> tuple[bool, str]:
+        """Whether the flavour (--trt-flavour) can run engines on this machine: one line naming the GPU
+        (or 'no GPU') and the compute capabilities the flavour runs engines on."""
         from valsuite.errors import ValsuiteError
         from valsuite.tensorrt.flavour import runtime_support
 
         try:
-            support = runtime_support(flavour)
+            support = runtime_support(options.trt.trt_flavour if options is not None else "auto")
         except ValsuiteError as exc:
             return False, str(exc)
         return support.ok, "" if support.ok else support.line

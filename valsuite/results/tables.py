@@ -95,13 +95,15 @@ def seed_row(record: dict) -> list[str]:
     """Markdown cells; a failure row says 'failed' in its measured columns."""
     if record.get("kind") == "failure":
         return [*row_label(record), FAILED, *(["-"] * (len(COLUMNS) - 1))]
+    if record.get("kind") == "skipped":  # a row this machine cannot run, with the one-line reason
+        return [*row_label(record), f"skipped: {record.get('reason')}", *(["-"] * (len(COLUMNS) - 1))]
     cells = [" / ".join(_num(f.get(record), f.digits) for f in fields) for _, fields in COLUMNS]
     return [*row_label(record), *cells]
 
 
 def seed_table(records: list[dict]) -> str:
     """One row per backend/precision for runs of one network and batch size (failures included)."""
-    rows = [seed_row(r) for r in records if r.get("kind") in MEASURED_KINDS + ("failure",)]
+    rows = [seed_row(r) for r in records if r.get("kind") in MEASURED_KINDS + ("failure", "skipped")]
     return tabulate(rows, headers=SEED_HEADERS, tablefmt="github", disable_numparse=True)
 
 
