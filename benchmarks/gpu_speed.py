@@ -1,15 +1,24 @@
-"""GPU speed benchmark (issue 7): one command, one run, everything written under --out.
+"""GPU speed benchmark (issues 7 and 16): one command, one run, everything written under --out.
 
-    python3 benchmarks/gpu_speed.py --out outputs/gpu_speed [--source DIR_OF_JPEGS] [--quick]
+    python3 benchmarks/gpu_speed.py --out OUT --source DIR_OF_JPEGS [--agreement-dataset DIR]
+    python3 benchmarks/gpu_speed.py --render OUT/records          # the README section, from records
 
-For each configuration (backend:precision:batch[:graph], default the four the targets need) it
-measures model-only throughput (input already on the device), end-to-end validation throughput
-from the cache and from JPEG files (GPU decode), their ratio, p50/p99 latency, a CPU-decode JPEG
-pass and a plain torchvision ImageFolder + DataLoader + PIL pipeline with the same worker count.
-It makes its own JPEG set (sources re-encoded at 500x375, quality 90, replicated to --num-images
-files in 1000 class folders), writes a run record per measurement (valsuite.results.record), the
-tables to OUT/summary.md and OUT/summary.json, and prints the issue's targets marked met/missed.
-A step that fails is reported as failed and the run goes on; steps past --budget-s are skipped.
+It hard-links the --source JPEGs (real files, as they are: many sizes) to --num-images files in
+1000 class folders and measures, each as a run record (kind "benchmark"):
+- per configuration (backend:precision:batch[:graph|:peak]): model-only throughput (input on the
+  device, Latency-model), compile time, and the cached end-to-end pass (--inflight 2);
+- with the --jpeg-config backend: the JPEG pass with GPU decode (--read-threads file-reading
+  threads), the suite's CPU-decode pass (--workers processes) and the plain torchvision
+  ImageFolder + DataLoader + PIL pipeline (--read-threads workers);
+- the null backend (returns zeros, computes nothing): the harness's own ceiling on cached and
+  JPEG input, on the GPU and on the CPU;
+- CPU vs GPU decode on a labelled set with real weights (--agreement-dataset): pixel
+  differences, top-1 identical share, Prec@1 of each;
+- the CPU target (ONNX Runtime, EfficientNet-Lite0, --agreement-dataset): cached e2e / model-only;
+- a sweep on 1 GPU and on 2 GPUs (one pinned process per GPU), when two GPUs are visible.
+Then it prints every target met or missed with its number (stdout, OUT/summary.md, OUT/summary.json).
+A failing step is listed (traceback in OUT/failures.log) and the run goes on; steps that would
+start after --budget-s are skipped and listed.
 """
 
 from __future__ import annotations
@@ -17,10 +26,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +39,9 @@ sys.path.insert(0, str(REPO))
 from valsuite.errors import ValsuiteError  # noqa: E402
 
 log = logging.getLogger("gpu_speed")
-CEILING_IMG_S = 120_000          # H100 dense FP16 989 TFLOP/s / 8.2 GFLOP per ResNet50 image
-DEFAULT_CONFIGS = "torch:fp16:256,inductor:fp16:256,torch:fp16:1,torch:fp16:1:graph"
+CEILING_IMG_S = 120_000          # H100/H200 dense FP16 989 TFLOP/s / 8.2 GFLOP per ResNet50 image
+DEFAULT_CONFIGS = "torch:fp16:256,inductor:fp16:256:peak,torch:bf16:256,inductor:bf16:256:peak"
+MODES = ("", "graph", "peak")
 
 
 @dataclass(frozen=True)
@@ -38,11 +49,11 @@ class Config:
     backend: str
     precision: str
     batch: int
-    graph: bool = False
+    mode: str = ""               # "graph": --cuda-graph; "peak": inductor's peak mode
 
     @property
     def label(self) -> str:
-        return f"{self.backend}:{self.precision}:b{self.batch}" + (":graph" if self.graph else "")
+        return f"{self.backend}:{self.precision}:b{self.batch}" + (f":{self.mode}" if self.mode else "")
 
 
 @dataclass
@@ -63,74 +74,80 @@ def parse_configs(text: str) -> list[Config]:
     configs = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         bits = part.split(":")
-        if len(bits) not in (3, 4) or (len(bits) == 4 and bits[3] != "graph"):
-            raise ValsuiteError(f"bad config {part!r}", hint="backend:precision:batch[:graph]")
-        configs.append(Config(bits[0], bits[1], int(bits[2]), len(bits) == 4))
+        if len(bits) not in (3, 4) or (len(bits) == 4 and bits[3] not in MODES[1:]):
+            raise ValsuiteError(f"bad config {part!r}", hint="backend:precision:batch[:graph|:peak]")
+        configs.append(Config(bits[0], bits[1], int(bits[2]), bits[3] if len(bits) == 4 else ""))
     return configs
 
 
 # -- the JPEG set -----------------------------------------------------------------------------
 
-def source_images(source: Path | None, count: int = 60):
-    """PIL RGB images: the carried JPEGs, or seeded synthetic photos-like images when none given."""
+def synthetic_images(count: int = 60):
+    """Seeded photo-like RGB images, for a run without --source."""
     import numpy as np
     from PIL import Image
 
-    if source is not None:
-        files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
-        if not files:
-            raise ValsuiteError(f"--source {source}: no .JPEG/.jpg/.png files")
-        for path in files[:count]:
-            with Image.open(path) as img:
-                yield path.name, img.convert("RGB")
-        return
     for i in range(count):
         rng = np.random.default_rng(i)
-        h, w = 375, 500
+        h, w = (375, 500) if i % 3 else (500, 333)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         base = np.stack([np.sin(xx / rng.uniform(20, 90) + c) * np.cos(yy / rng.uniform(20, 90) - c)
                          for c in rng.uniform(0, 6, 3)], axis=-1)
         img = (base * 80 + 128 + rng.normal(0, 12, (h, w, 3))).clip(0, 255).astype(np.uint8)
-        yield f"synthetic_{i:03d}.png", Image.fromarray(img)
+        yield f"synthetic_{i:03d}", Image.fromarray(img)
+
+
+def source_files(out: Path, source: Path | None) -> list[Path]:
+    """The --source JPEGs as they are (real sizes, modes, encodings), or generated ones."""
+    if source is not None:
+        files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in (".jpeg", ".jpg"))
+        if not files:
+            raise ValsuiteError(f"--source {source}: no .JPEG/.jpg files")
+        return files
+    folder = out / "jpeg_variants"
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for name, img in synthetic_images():
+        path = folder / f"{name}.JPEG"
+        img.save(path, format="JPEG", quality=90)
+        made.append(path)
+    return made
 
 
 def make_jpeg_set(out: Path, source: Path | None, num_images: int) -> Path:
-    """out/jpegs/<wnid>/*.JPEG: variants at ~500x375 q90, hard-linked to num_images files (reused)."""
+    """out/jpegs/<wnid>/*.JPEG: the source files hard-linked (or copied) to num_images files."""
+    import shutil
+
     from valsuite.data.synsets import builtin_mapping
     from valsuite.fileio import atomic_write_json, read_json
 
     root = out / "jpegs"
-    key = {"num_images": num_images, "source": str(source) if source else "synthetic", "format": 1}
+    files = source_files(out, source)
+    key = {"num_images": num_images, "source": [str(f) for f in files], "format": 2}
     stamp = out / "jpegs.json"
     if stamp.exists() and read_json(stamp) == key and root.is_dir():
-        log.info("JPEG set reused: %s (%d files)", root, num_images)
         return root
-    variants = out / "jpeg_variants"
-    variants.mkdir(parents=True, exist_ok=True)
-    made = []
-    for name, img in source_images(source):
-        landscape = img.width >= img.height
-        img = img.resize((500, 375) if landscape else (375, 500), resample=3)
-        path = variants / f"{Path(name).stem}.JPEG"
-        img.save(path, format="JPEG", quality=90)
-        made.append(path)
+    shutil.rmtree(root, ignore_errors=True)
     wnids = builtin_mapping().wnids
     per_class = -(-num_images // len(wnids))
-    import shutil
-
-    shutil.rmtree(root, ignore_errors=True)
     for k in range(num_images):
         target = root / wnids[k // per_class] / f"img_{k:06d}.JPEG"
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(made[k % len(made)], target)
+            os.link(files[k % len(files)], target)
         except OSError:
-            shutil.copyfile(made[k % len(made)], target)
-    sizes = [p.stat().st_size for p in made]
+            shutil.copyfile(files[k % len(files)], target)
+    sizes = [f.stat().st_size for f in files]
     atomic_write_json(stamp, key)
-    log.info("JPEG set: %d files from %d variants (mean %.0f KB) in %s", num_images, len(made),
+    log.info("JPEG set: %d files from %d sources (mean %.0f KB) in %s", num_images, len(files),
              sum(sizes) / len(sizes) / 1024, root)
     return root
+
+
+def subset(manifest, count: int):
+    from valsuite.data.manifest import Manifest
+
+    return Manifest(manifest.root, manifest.entries[:count], manifest.mapping, manifest.ignored_files)
 
 
 # -- measurements -----------------------------------------------------------------------------
@@ -155,12 +172,6 @@ def model_only(backend, spec, batch: int, device: str, min_s: float, min_iters: 
     return {"model_ms": model_ms, "wall_ms": wall_ms}
 
 
-def subset(manifest, count: int):
-    from valsuite.data.manifest import Manifest
-
-    return Manifest(manifest.root, manifest.entries[:count], manifest.mapping, manifest.ignored_files)
-
-
 def plain_torchvision(root: Path, spec, backend, batch: int, workers: int, count: int, device: str) -> dict:
     """The comparison: ImageFolder + DataLoader + PIL transforms, model on the GPU, nothing else."""
     import torch
@@ -175,7 +186,6 @@ def plain_torchvision(root: Path, spec, backend, batch: int, workers: int, count
     data = torch.utils.data.Subset(torchvision.datasets.ImageFolder(str(root), transform=tf), range(count))
     loader = torch.utils.data.DataLoader(data, batch_size=batch, num_workers=workers, shuffle=False)
     seen, t_first, lat = 0, None, []
-    start = time.perf_counter()
     for number, (x, _) in enumerate(loader):
         t0 = time.perf_counter()
         out, _ = backend.infer(x.to(device))
@@ -186,12 +196,11 @@ def plain_torchvision(root: Path, spec, backend, batch: int, workers: int, count
         else:
             seen += x.shape[0]
     end = time.perf_counter()
-    return {"img_s": seen / (end - t_first) if seen else None, "wall_s": end - start, "latency_ms": lat[1:]}
+    return {"img_s": seen / (end - t_first) if seen else None, "latency_ms": lat[1:]}
 
 
-def decode_agreement(manifest, spec, backend, batch: int, workers: int) -> dict:
-    """CPU path vs GPU decode on the same files: pixel differences and top-1 agreement."""
-    import numpy as np
+def decode_agreement(manifest, spec, backend, batch: int, threads: int) -> dict:
+    """CPU path vs GPU decode on the same files: pixel differences, top-1 agreement, Prec@1 of each."""
     import torch
 
     from valsuite.data.gpu_decode import GpuDecodeStage, encoded_loader
@@ -199,24 +208,21 @@ def decode_agreement(manifest, spec, backend, batch: int, workers: int) -> dict:
     from valsuite.evaluate.validate import run_validation, top1_array
 
     pp = spec.preprocess
-    cpu_imgs, gpu_imgs = [], []
-    for b in iterate_batches(make_loader(ManifestDataset(manifest, pp), batch, workers)):
-        cpu_imgs.append(b.images)
-    stage = GpuDecodeStage(pp)
-    for staged in stage(encoded_loader(manifest, pp, batch, workers)):
+    cpu = torch.cat([b.images for b in iterate_batches(make_loader(ManifestDataset(manifest, pp), batch, 4))])
+    stage, gpu = GpuDecodeStage(pp), []
+    for staged in stage(encoded_loader(manifest, pp, batch, threads)):
         staged.ready()
-        gpu_imgs.append(staged.device_images().cpu())
-    cpu, gpu = torch.cat(cpu_imgs).int(), torch.cat(gpu_imgs).int()
-    diff = (cpu - gpu).abs()
+        gpu.append(staged.device_images().cpu())
+    diff = (cpu.int() - torch.cat(gpu).int()).abs()
     runs = {}
     for name, batches, st in (
-            ("cpu", iterate_batches(make_loader(ManifestDataset(manifest, pp), batch, workers, pin_memory=True)), None),
-            ("gpu", encoded_loader(manifest, pp, batch, workers), GpuDecodeStage(pp))):
+            ("cpu", iterate_batches(make_loader(ManifestDataset(manifest, pp), batch, 4, pin_memory=True)), None),
+            ("gpu", encoded_loader(manifest, pp, batch, threads), GpuDecodeStage(pp))):
         runs[name] = run_validation(backend, batches, len(manifest), pp, batch, progress=False, stage=st)
     t_cpu, t_gpu = top1_array(runs["cpu"]), top1_array(runs["gpu"])
     return {"images": len(manifest), "mean_abs_pixel_diff": float(diff.float().mean()),
             "max_abs_pixel_diff": int(diff.max()), "pixels_differing_pct": float((diff > 0).float().mean() * 100),
-            "top1_agree_pct": float((t_cpu == t_gpu).mean() * 100), "top1_differ": int((t_cpu != t_gpu).sum()),
+            "top1_identical_pct": float((t_cpu == t_gpu).mean() * 100), "top1_differ": int((t_cpu != t_gpu).sum()),
             "prec1_cpu": runs["cpu"].prec1, "prec1_gpu": runs["gpu"].prec1, "decode": stage.describe()}
 
 
@@ -230,15 +236,14 @@ class Bench:
         self.failures: list[str] = []
         self.t0 = time.perf_counter()
         self.records_dir = self.out / "records"
-
-    def over_budget(self) -> bool:
-        return time.perf_counter() - self.t0 > self.args.budget_s
+        self.facts = {"num_images": args.num_images, "workers": args.workers, "read_threads": args.read_threads,
+                      "source": str(args.source) if args.source else "synthetic", "device": args.device,
+                      "network": args.network, "jpeg_config": args.jpeg_config}
 
     def step(self, name: str, fn, *a, **kw):
         """Run one step; a failure is logged with its traceback and the run goes on."""
-        if self.over_budget():
-            self.failures.append(f"{name}: skipped (past --budget-s {self.args.budget_s} s)")
-            log.warning("skipped %s: time budget spent", name)
+        if time.perf_counter() - self.t0 > self.args.budget_s:
+            self.failures.append(f"{name}: skipped (past --budget-s {self.args.budget_s:g} s)")
             return None
         log.info("== %s (t=%.0f s)", name, time.perf_counter() - self.t0)
         try:
@@ -250,30 +255,51 @@ class Bench:
             log.error("step %s failed: %s (traceback in failures.log)", name, exc)
             return None
 
-    def record(self, cfg: Config, spec, backend, step: str, result=None, extra: dict | None = None,
-               dataset=None, lat_all=None, lat_model=None, images=0, img_s=None) -> None:
+    def add(self, row: Row, spec, cfg: Config | None = None, backend=None, result=None, device=None, **kw) -> None:
+        """Keep the row and write it as a run record (the README section is rendered from these)."""
         from valsuite.results.environment import environment
         from valsuite.results.record import latency_stats, new_record, write_record
 
+        self.rows.append(row)
         info = backend.info() if backend is not None else None
         summary = result.summary() if result is not None else {
-            "num_images": images, "prec1": None, "prec5": None,
-            "latency_all_ms": latency_stats(lat_all or []), "latency_model_ms": latency_stats(lat_model or []),
-            "throughput_img_s": img_s}
+            "num_images": row.images, "prec1": None, "prec5": None, "latency_all_ms": latency_stats(kw.get("lat_all") or []),
+            "latency_model_ms": latency_stats(kw.get("lat_model") or []), "throughput_img_s": row.img_s}
         rec = new_record(
-            "benchmark", network=spec.network, weights=spec.weights_id, backend=cfg.backend,
-            precision=cfg.precision, device=self.args.device, batch_size=cfg.batch, **summary,
+            "benchmark", network=spec.network, weights=spec.weights_id, backend=cfg.backend if cfg else "-",
+            precision=cfg.precision if cfg else "-", device=device or self.args.device,
+            batch_size=cfg.batch if cfg else None, **summary,
             model_size_mb=info.model_size_mb if info else None, num_layers=info.num_layers if info else None,
             num_params=info.num_params if info else None, backend_details=info.details if info else {},
-            dataset=dataset or {}, environment=environment(), workers=self.args.workers,
-            benchmark={"step": step, "config": cfg.label, "cuda_graph": cfg.graph, **(extra or {})})
+            dataset=kw.get("dataset") or {}, environment=environment(), workers=self.args.workers,
+            benchmark={"step": row.step, "config": row.config, "seq": len(self.rows), "row": asdict(row),
+                       "facts": self.facts})
         write_record(rec, results_dir=self.records_dir)
+
+
+def _options(cfg: Config, bench: Bench):
+    from valsuite.backends import BackendOptions
+    from valsuite.options.inductor import InductorOptions
+
+    mode = "peak" if cfg.mode == "peak" else bench.args.inductor_mode
+    return BackendOptions(weights_dir=bench.out / "weights", batch_size=cfg.batch, max_batch=cfg.batch,
+                          cuda_graph=cfg.mode == "graph", inductor=InductorOptions(inductor_mode=mode))
+
+
+def _activate(cfg: Config, spec, device: str, options):
+    from valsuite.backends import create_backend
+
+    backend = create_backend(cfg.backend, spec, cfg.precision, device, options)
+    start = time.perf_counter()
+    backend.activate()
+    backend.setup_s = time.perf_counter() - start
+    log.info("%s ready in %.1f s %s", cfg.label, backend.setup_s, backend.info().details)
+    return backend
 
 
 def run(args) -> int:
     import torch
 
-    from valsuite.backends import BackendOptions, create_backend
     from valsuite.data.manifest import scan_dataset
     from valsuite.models import resolve
 
@@ -286,58 +312,76 @@ def run(args) -> int:
     root = make_jpeg_set(bench.out, args.source, args.num_images)
     manifest = scan_dataset(root)
     cached = bench.step("cache build", build_cache_step, bench, spec, manifest)
-
+    null_steps(bench, spec, manifest, cached)            # cheap and needed by the targets: first
+    if args.agreement_dataset is not None:
+        extra_steps(bench, args)
     for cfg in configs:
-        options = BackendOptions(weights_dir=bench.out / "weights", batch_size=cfg.batch, max_batch=cfg.batch,
-                                 cuda_graph=cfg.graph, extra={"inductor_mode": args.inductor_mode})
-        backend = bench.step(f"{cfg.label} activate", _activate, create_backend, cfg, spec, args.device, options)
+        backend = bench.step(f"{cfg.label} activate", _activate, cfg, spec, args.device, _options(cfg, bench))
         if backend is None:
             continue
         try:
             bench.step(f"{cfg.label} model-only", model_only_step, bench, cfg, spec, backend)
-            big = cfg.batch >= 32
-            count = args.num_images if big else min(args.num_images, args.small_batch_images)
             if cached is not None:
-                bench.step(f"{cfg.label} cached", e2e_step, bench, cfg, spec, backend, "cached",
-                           subset(manifest, count), cached, 1)
-                if args.inflight > 1:
-                    bench.step(f"{cfg.label} cached inflight", e2e_step, bench, cfg, spec, backend, "cached",
-                               subset(manifest, count), cached)
-            if big and args.device == "cuda":
-                bench.step(f"{cfg.label} jpeg-gpu-decode", e2e_step, bench, cfg, spec, backend, "jpeg-gpu",
-                           subset(manifest, count), None)
+                bench.step(f"{cfg.label} cached", e2e_step, bench, cfg, spec, backend, "cached", manifest, cached)
+            if cfg.label == args.jpeg_config:
+                jpeg_steps(bench, cfg, spec, backend, manifest, root)
         finally:
             backend.deactivate()
             if args.device == "cuda":
                 torch.cuda.empty_cache()
-
-    base_cfg = max(configs, key=lambda c: (c.backend == "torch" and not c.graph, c.batch))
-    base_cfg = Config("torch", base_cfg.precision, base_cfg.batch)
-    options = BackendOptions(weights_dir=bench.out / "weights", batch_size=base_cfg.batch, max_batch=base_cfg.batch)
-    backend = bench.step("baseline activate", _activate, create_backend, base_cfg, spec, args.device, options)
-    if backend is not None:
-        n = min(args.num_images, args.baseline_images)
-        bench.step(f"{base_cfg.label} jpeg-cpu-decode", e2e_step, bench, base_cfg, spec, backend, "jpeg-cpu",
-                   subset(manifest, n), None)
-        bench.step(f"{base_cfg.label} plain-torchvision", plain_step, bench, base_cfg, spec, backend, root, n)
-        if args.device == "cuda" and args.agreement_images > 0:
-            bench.step("decode agreement (generated set)", agreement_step, bench, base_cfg, spec, backend,
-                       subset(manifest, min(args.agreement_images, len(manifest))), "generated")
-        if args.agreement_dataset is not None and args.device == "cuda":
-            bench.step("decode agreement (given dataset)", agreement_step, bench, base_cfg, spec, backend,
-                       scan_dataset(args.agreement_dataset), str(args.agreement_dataset))
-        backend.deactivate()
-    report(bench, configs, spec)
+    if args.device == "cuda":
+        bench.step("sweep on 1 and 2 GPUs", sweep_step, bench)
+    report(bench.rows, bench.failures, bench.facts, bench.out, time.perf_counter() - bench.t0)
     return 0
 
 
-def _activate(create_backend, cfg: Config, spec, device: str, options):
-    backend = create_backend(cfg.backend, spec, cfg.precision, device, options)
-    start = time.perf_counter()
-    backend.activate()
-    backend.setup_s = time.perf_counter() - start
-    log.info("%s ready in %.1f s %s", cfg.label, backend.setup_s, backend.info().details)
-    return backend
+def jpeg_steps(bench: Bench, cfg: Config, spec, backend, manifest, root: Path) -> None:
+    """The three JPEG pipelines with one model: GPU decode, CPU decode in workers, plain torchvision."""
+    args = bench.args
+    n = min(len(manifest), args.baseline_images)
+    if args.device == "cuda":
+        bench.step(f"{cfg.label} jpeg-gpu", e2e_step, bench, cfg, spec, backend, "jpeg-gpu", manifest, None)
+    bench.step(f"{cfg.label} jpeg-cpu", e2e_step, bench, cfg, spec, backend, "jpeg-cpu", subset(manifest, n), None)
+    bench.step(f"{cfg.label} plain-torchvision", plain_step, bench, cfg, spec, backend, root,
+               min(n, args.plain_images))
+
+
+def null_steps(bench: Bench, spec, manifest, cached) -> None:
+    """The harness alone: the null backend on cached and JPEG input, on the GPU and on the CPU."""
+    args = bench.args
+    n = min(len(manifest), args.baseline_images)
+    for device in (["cuda", "cpu"] if args.device == "cuda" else ["cpu"]):
+        cfg = Config("null", "fp32", args.null_batch)
+        backend = bench.step(f"null ({device}) activate", _activate, cfg, spec, device, _options(cfg, bench))
+        if backend is None:
+            continue
+        if cached is not None:
+            bench.step(f"null ({device}) cached", e2e_step, bench, cfg, spec, backend, "cached", manifest, cached,
+                       device=device)
+        if device == "cuda":
+            bench.step("null (cuda) jpeg-gpu", e2e_step, bench, cfg, spec, backend, "jpeg-gpu", manifest, None,
+                       device=device)
+        bench.step(f"null ({device}) jpeg-cpu", e2e_step, bench, cfg, spec, backend, "jpeg-cpu", subset(manifest, n),
+                   None, device=device)
+        backend.deactivate()
+
+
+def extra_steps(bench: Bench, args) -> None:
+    """On the labelled set: CPU vs GPU decode with real weights, and the CPU target."""
+    from valsuite.data.manifest import scan_dataset
+    from valsuite.models import resolve
+
+    labelled = scan_dataset(args.agreement_dataset)
+    spec = bench.step("agreement model", resolve, args.agreement_network, None, False)
+    if spec is None:
+        return
+    if args.device == "cuda":
+        cfg = Config("torch", "fp32", 50)
+        backend = bench.step("agreement activate", _activate, cfg, spec, "cuda", _options(cfg, bench))
+        if backend is not None:
+            bench.step("decode agreement", agreement_step, bench, cfg, spec, backend, labelled)
+            backend.deactivate()
+    bench.step("cpu target", cpu_target_step, bench, spec, labelled)
 
 
 def build_cache_step(bench: Bench, spec, manifest):
@@ -347,9 +391,9 @@ def build_cache_step(bench: Bench, spec, manifest):
     dataset = open_cache(bench.out / "cache", manifest, spec.preprocess, bench.args.workers, progress=False)
     seconds = time.perf_counter() - start
     built = dataset.info["built"]
-    bench.rows.append(Row("-", "cache build (CPU decode, workers)", len(manifest),
-                          len(manifest) / seconds if built else None,
-                          note="built" if built else "reused (not timed)", extra={"build_s": round(seconds, 2)}))
+    bench.add(Row("-", f"cache build (CPU decode, {bench.args.workers} workers)", len(manifest),
+                  len(manifest) / seconds if built else None, note="built" if built else "reused (not timed)",
+                  extra={"kind": "cache-build"}), spec)
     return dataset
 
 
@@ -360,182 +404,310 @@ def model_only_step(bench: Bench, cfg: Config, spec, backend) -> None:
     stats_model, stats_all = latency_stats(m["model_ms"]), latency_stats(m["wall_ms"])
     img_s = cfg.batch * 1e3 / stats_model["mean"]
     details = backend.info().details
-    bench.rows.append(Row(cfg.label, "model-only", cfg.batch * len(m["model_ms"]), img_s, stats_all["p50"],
-                          stats_all["p99"], stats_model["p50"], stats_model["p99"],
-                          note=_compile_note(details, backend), extra={"compile_s": details.get("compile_s")}))
-    bench.record(cfg, spec, backend, "model-only", lat_all=m["wall_ms"], lat_model=m["model_ms"],
-                 images=cfg.batch * len(m["model_ms"]), img_s=img_s,
-                 extra={"setup_s": backend.setup_s, "throughput_from": "latency_model_ms mean"})
+    compile_s = details.get("compile_s")
+    note = f"compile {compile_s:.1f} s" if compile_s is not None else f"setup {backend.setup_s:.1f} s"
+    row = Row(cfg.label, "model-only", cfg.batch * len(m["model_ms"]), img_s, stats_all["p50"], stats_all["p99"],
+              stats_model["p50"], stats_model["p99"], note=note,
+              extra={"compile_s": compile_s, "setup_s": round(backend.setup_s, 2), "precision": cfg.precision,
+                     "backend": cfg.backend, "mode": cfg.mode})
+    bench.add(row, spec, cfg, backend, lat_all=m["wall_ms"], lat_model=m["model_ms"])
 
 
-def _compile_note(details: dict, backend) -> str:
-    if "compile_s" in details:
-        return f"compile {details['compile_s']:.1f} s"
-    return f"setup {backend.setup_s:.1f} s"
-
-
-def e2e_step(bench: Bench, cfg: Config, spec, backend, kind: str, manifest, cached, inflight: int | None = None) -> None:
+def e2e_step(bench: Bench, cfg: Config, spec, backend, kind: str, manifest, cached, device: str | None = None) -> None:
     from valsuite.data.cache import CachedDataset, cached_batches
     from valsuite.data.gpu_decode import GpuDecodeStage, encoded_loader
     from valsuite.data.loader import ManifestDataset, iterate_batches, make_loader
     from valsuite.evaluate.validate import run_validation
 
     args, pp, stage = bench.args, spec.preprocess, None
-    cuda = args.device == "cuda"
+    device = device or args.device
+    cuda = device == "cuda"
     if kind == "cached":
         view = CachedDataset(manifest, pp, cached.path, cached.info)
-        batches = cached_batches(view, cfg.batch, threads=args.workers, pin_memory=cuda)
+        batches, how = cached_batches(view, cfg.batch, threads=args.workers, pin_memory=cuda), f"{args.workers} threads"
     elif kind == "jpeg-gpu":
-        batches, stage = encoded_loader(manifest, pp, cfg.batch, args.workers), GpuDecodeStage(pp)
+        batches, stage = encoded_loader(manifest, pp, cfg.batch, args.read_threads), GpuDecodeStage(pp)
+        how = f"{args.read_threads} read threads"
     else:
-        batches = iterate_batches(make_loader(ManifestDataset(manifest, pp), cfg.batch, args.workers, pin_memory=cuda))
-    inflight = args.inflight if inflight is None else inflight
+        loader = make_loader(ManifestDataset(manifest, pp), cfg.batch, args.workers, pin_memory=cuda)
+        batches, how = iterate_batches(loader), f"{args.workers} workers"
     result = run_validation(backend, batches, len(manifest), pp, cfg.batch, progress=False, stage=stage,
-                            inflight=inflight)
-    step = f"e2e {kind}" + (f" inflight{inflight}" if inflight > 1 else "")
+                            inflight=args.inflight)
     s = result.summary()
+    label = cfg.label if cfg.backend != "null" else f"null ({device})"
     extra = {"decode": stage.describe()} if stage is not None else {}
-    bench.rows.append(Row(cfg.label, step, len(manifest), result.e2e_throughput(),
-                          s["latency_all_ms"]["p50"], s["latency_all_ms"]["p99"], s["latency_model_ms"]["p50"],
-                          s["latency_model_ms"]["p99"], note=s["pipeline_stage"], extra=extra))
-    bench.record(cfg, spec, backend, step.replace(" ", "-"), result=result, extra=extra,
-                 dataset=manifest.describe() | {"generated": True})
+    row = Row(label, f"e2e {kind} ({how})", len(manifest), result.e2e_throughput(), s["latency_all_ms"]["p50"],
+              s["latency_all_ms"]["p99"], s["latency_model_ms"]["p50"], s["latency_model_ms"]["p99"],
+              note=s["pipeline_stage"], extra=extra | {"kind": kind, "inflight": args.inflight})
+    bench.add(row, spec, cfg, backend, result=result, device=device, dataset=manifest.describe() | {"generated": True})
 
 
 def plain_step(bench: Bench, cfg: Config, spec, backend, root: Path, count: int) -> None:
     from valsuite.results.record import latency_stats
 
-    res = plain_torchvision(root, spec, backend, cfg.batch, bench.args.workers, count, bench.args.device)
+    workers = bench.args.read_threads
+    res = plain_torchvision(root, spec, backend, cfg.batch, workers, count, bench.args.device)
     lat = latency_stats(res["latency_ms"])
-    bench.rows.append(Row(cfg.label, "plain torchvision (ImageFolder+PIL)", count, res["img_s"], lat["p50"], lat["p99"],
-                          note=f"{bench.args.workers} workers"))
-    bench.record(cfg, spec, backend, "plain-torchvision", lat_all=res["latency_ms"], images=count, img_s=res["img_s"])
+    row = Row(cfg.label, f"plain torchvision (ImageFolder+PIL, {workers} workers)", count, res["img_s"],
+              lat["p50"], lat["p99"], note=f"{workers} workers", extra={"kind": "plain"})
+    bench.add(row, spec, cfg, backend, lat_all=res["latency_ms"])
 
 
-def agreement_step(bench: Bench, cfg: Config, spec, backend, manifest, name: str) -> None:
-    res = decode_agreement(manifest, spec, backend, cfg.batch, bench.args.workers)
-    bench.rows.append(Row(cfg.label, f"decode agreement: {name}", res["images"],
-                          note=(f"top-1 agree {res['top1_agree_pct']:.2f}% ({res['top1_differ']} differ), "
-                                f"mean |dpixel| {res['mean_abs_pixel_diff']:.3f}, max {res['max_abs_pixel_diff']}, "
-                                f"prec1 cpu {res['prec1_cpu']} gpu {res['prec1_gpu']}"), extra=res))
+def agreement_step(bench: Bench, cfg: Config, spec, backend, manifest) -> None:
+    res = decode_agreement(manifest, spec, backend, cfg.batch, bench.args.read_threads)
+    note = (f"top-1 identical {res['top1_identical_pct']:.2f}% ({res['top1_differ']} differ); Prec@1 CPU decode "
+            f"{res['prec1_cpu']:.2f}, GPU decode {res['prec1_gpu']:.2f}; mean |dpixel| "
+            f"{res['mean_abs_pixel_diff']:.3f}, max {res['max_abs_pixel_diff']}")
+    row = Row(f"{spec.network} torch:fp32", f"decode agreement: {manifest.root.name}", res["images"], note=note,
+              extra=res | {"kind": "agreement"})
+    bench.add(row, spec, cfg, backend, dataset=manifest.describe())
 
 
-# -- report -----------------------------------------------------------------------------------
+def cpu_target_step(bench: Bench, spec, manifest) -> None:
+    """benchmarks/cpu_speed.py's measurement on this machine's CPU (ONNX Runtime, all cores)."""
+    import importlib.util
+    import shutil
+    import tempfile
 
-def _find(rows, config: str, step: str):
-    for row in rows:
-        if row.config == config and row.step == step and row.img_s:
-            return row
-    return None
+    import torch
+
+    from valsuite.backends import BackendOptions, create_backend
+    from valsuite.data.cache import open_cache
+
+    loaded = importlib.util.spec_from_file_location("cpu_speed", REPO / "benchmarks" / "cpu_speed.py")
+    cpu_speed = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(cpu_speed)
+    folder = Path(tempfile.mkdtemp(prefix="cpu-target-", dir=bench.out))
+    torch_threads = torch.get_num_threads()
+    try:
+        cached = open_cache(folder, manifest, spec.preprocess, bench.args.workers, progress=False)
+        opts = BackendOptions(weights_dir=bench.out / "weights", batch_size=50)     # ONNX Runtime: every core
+        cfg = Config("onnxruntime", "fp32", 50)
+        torch.set_num_threads(1)            # as cpu_speed.py: normalisation is tiny, the cores are the engine's
+        with create_backend("onnxruntime", spec, "fp32", "cpu", opts) as ort:
+            img_s, result = cpu_speed.e2e(ort, cached, spec.preprocess, 50, threads=1)
+            in_pass = result.timed_images * 1e3 / sum(result.latency_model_ms)
+            row = Row(f"{spec.network} onnxruntime:fp32:b50 (cpu)", "cpu target: cached e2e / model-only",
+                      len(manifest), img_s, note=f"ratio {img_s / in_pass:.3f} (model-only {in_pass:.1f} img/s)",
+                      extra={"kind": "cpu-target", "ratio": img_s / in_pass, "model_only_img_s": in_pass,
+                             "cores": os.cpu_count()})
+            bench.add(row, spec, cfg, ort, result=result, device="cpu", dataset=manifest.describe())
+    finally:
+        torch.set_num_threads(torch_threads)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def targets(bench: Bench, configs: list[Config]) -> list[list]:
-    rows = bench.rows
-    prec = "fp16" if any(c.precision == "fp16" for c in configs) else configs[0].precision
-    big = max((c.batch for c in configs), default=256)
-    eager, ind = f"torch:{prec}:b{big}", f"inductor:{prec}:b{big}"
+SWEEP_CHILD = r"""
+import sys, time, torch, torchvision
+precision, batch = sys.argv[1], int(sys.argv[2])
+dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+m = torchvision.models.resnet50().eval().to("cuda", dtype).to(memory_format=torch.channels_last)
+x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=dtype).contiguous(memory_format=torch.channels_last)
+with torch.inference_mode():
+    for _ in range(60):
+        m(x)
+torch.cuda.synchronize()
+print(torch.cuda.get_device_name())
+"""
+
+
+def sweep_step(bench: Bench) -> None:
+    """8 configurations as child processes: one GPU after the other, then one pinned process per GPU."""
+    import torch
+
+    from valsuite.models import resolve
+    from valsuite.sharding import run_on_gpus, visible_gpus
+
+    spec = resolve(bench.args.network, None, True)
+    gpus = visible_gpus(torch.cuda.device_count())
+    if len(gpus) < 2:
+        bench.add(Row("-", "sweep: 2 GPUs vs 1", note=f"not run: {len(gpus)} GPU visible (no 2-GPU machine lent)",
+                      extra={"kind": "sweep", "gpus": len(gpus)}), spec)
+        return
+    jobs = [(p, b) for p in ("fp16", "bf16") for b in (32, 64, 128, 256)]
+
+    def child(job, env, gpu):
+        subprocess.run([sys.executable, "-c", SWEEP_CHILD, job[0], str(job[1])], env=env, check=True,
+                       capture_output=True)
+
+    walls = {}
+    for used in (gpus[:1], gpus[:2]):
+        start = time.perf_counter()
+        run_on_gpus(jobs, used, child)
+        walls[len(used)] = time.perf_counter() - start
+    speedup = walls[1] / walls[2]
+    bench.add(Row("-", "sweep: 2 GPUs vs 1", len(jobs), note=f"speed-up {speedup:.2f} ({walls[1]:.1f} s vs {walls[2]:.1f} s)",
+                  extra={"kind": "sweep", "gpus": 2, "speedup": speedup, "wall_1gpu_s": walls[1],
+                         "wall_2gpu_s": walls[2]}), spec)
+
+
+# -- report (from rows, which are also rebuilt from records by --render) -----------------------
+
+def _find(rows, config: str, kind: str):
+    return next((r for r in rows if r.config == config and r.extra.get("kind", r.step) == kind and r.img_s), None)
+
+
+def _ratio(a, b):
+    return a.img_s / b.img_s if a is not None and b is not None and b.img_s else None
+
+
+def targets(rows: list[Row], facts: dict) -> list[list]:
     out = []
 
-    def add(name, value, goal, met):
-        out.append([name, "n/a" if value is None else f"{value:.3f}", goal,
-                    "not measured" if value is None else ("met" if met else "missed")])
+    def add(name, value, goal, threshold, fmt="{:.3f}"):
+        status = "not measured" if value is None else ("met" if value >= threshold else "missed")
+        out.append([name, "n/a" if value is None else fmt.format(value), goal, status])
 
-    mo, ca = _find(rows, eager, "model-only"), _find(rows, eager, "e2e cached")
-    add(f"cached e2e / model-only ({eager})", ca.img_s / mo.img_s if ca and mo else None, ">= 0.9",
-        bool(ca and mo and ca.img_s / mo.img_s >= 0.9))
-    for conf in (eager, ind):
-        m2 = _find(rows, conf, "model-only")
-        for c2 in (r for r in rows if r.config == conf and r.step.startswith("e2e cached") and r.img_s):
-            if m2 and (conf != eager or c2.step != "e2e cached"):
-                add(f"{c2.step} / model-only ({conf})", c2.img_s / m2.img_s, ">= 0.9", c2.img_s / m2.img_s >= 0.9)
-    jp = next((r for r in rows if r.step.startswith("e2e jpeg-gpu") and r.img_s and r.config in (eager, ind)), None)
-    plain = next((r for r in rows if r.step.startswith("plain torchvision") and r.img_s), None)
-    add(f"JPEG pass (GPU decode, {jp.config if jp else eager}) / plain torchvision",
-        jp.img_s / plain.img_s if jp and plain else None, ">= 4", bool(jp and plain and jp.img_s / plain.img_s >= 4))
-    best_jpeg = max((r for r in rows if r.step.startswith("e2e jpeg") and r.img_s), key=lambda r: r.img_s, default=None)
-    add(f"best JPEG pass ({best_jpeg.config} {best_jpeg.step}) / plain torchvision" if best_jpeg else
-        "best JPEG pass / plain torchvision", best_jpeg.img_s / plain.img_s if best_jpeg and plain else None,
-        ">= 4", bool(best_jpeg and plain and best_jpeg.img_s / plain.img_s >= 4))
-    mi = _find(rows, ind, "model-only")
-    add(f"inductor / eager model-only ({prec} b{big})", mi.img_s / mo.img_s if mi and mo else None, ">= 1.6",
-        bool(mi and mo and mi.img_s / mo.img_s >= 1.6))
-    e1, g1 = _find(rows, f"torch:{prec}:b1", "model-only"), _find(rows, f"torch:{prec}:b1:graph", "model-only")
-    add(f"eager b1 / cuda-graph b1 Latency-model p50", e1.p50_model / g1.p50_model if e1 and g1 else None, ">= 3",
-        bool(e1 and g1 and e1.p50_model / g1.p50_model >= 3))
-    best = max((r.img_s for r in rows if r.step == "model-only" and r.img_s and f":{prec}:" in r.config), default=None)
-    out.append([f"best {prec} model-only img/s / {CEILING_IMG_S:,} (ResNet50 ceiling)",
-                "n/a" if best is None else f"{best / CEILING_IMG_S:.3f} ({best:,.0f} img/s)", "report", "reported"])
+    jc = facts.get("jpeg_config", "")
+    gpu, cpu, plain = _find(rows, jc, "jpeg-gpu"), _find(rows, jc, "jpeg-cpu"), _find(rows, jc, "plain")
+    add(f"JPEG pass, GPU decode ({facts.get('read_threads')} read threads, {jc}) / plain torchvision "
+        f"({facts.get('read_threads')} workers)", _ratio(gpu, plain), ">= 4", 4)
+    add(f"JPEG pass, GPU decode / the suite's CPU-decode pass ({facts.get('workers')} workers)",
+        _ratio(gpu, cpu), ">= 1", 1)
+    model = [r for r in rows if r.step == "model-only" and r.img_s]
+    best16 = max((r for r in model if r.extra.get("precision") == "fp16"), key=lambda r: r.img_s, default=None)
+    add(f"best FP16 model-only ({best16.config if best16 else '-'}) / {CEILING_IMG_S:,} img/s",
+        best16.img_s / CEILING_IMG_S if best16 else None, ">= 0.30", 0.30)
+    best = max(model, key=lambda r: r.img_s, default=None)
+    null_cached = _find(rows, "null (cuda)", "cached") or _find(rows, "null (cpu)", "cached")
+    add(f"null-backend cached pipeline / best model-only ({best.config if best else '-'})",
+        _ratio(null_cached, best), ">= 5", 5)
+    sweep = next((r for r in rows if r.extra.get("kind") == "sweep"), None)
+    speed = sweep.extra.get("speedup") if sweep else None
+    out.append(["sweep of 8 configurations, 2 GPUs / 1 GPU (wall time)", "n/a" if speed is None else f"{speed:.3f}",
+                ">= 1.8", ("met" if speed >= 1.8 else "missed") if speed is not None else
+                (f"not run: {sweep.note.split(': ', 1)[-1]}" if sweep else "not measured")])
+    ct = next((r for r in rows if r.extra.get("kind") == "cpu-target"), None)
+    cores = f"{ct.extra['cores']} cores of this machine" if ct and ct.extra.get("cores") else "this machine"
+    add(f"CPU ({cores}): cached e2e / model-only (ONNX Runtime, EfficientNet-Lite0)",
+        ct.extra["ratio"] if ct else None, ">= 0.9", 0.9)
     return out
+
+
+def ceiling_table(rows: list[Row]) -> list[list]:
+    """Model-only throughput of each backend/precision as a share of the ResNet50 FP16 ceiling."""
+    table = []
+    for r in rows:
+        if r.step == "model-only" and r.img_s:
+            compile_s = r.extra.get("compile_s")
+            table.append([r.config, f"{r.img_s:,.0f}", f"{r.img_s / CEILING_IMG_S:.3f}",
+                          "" if compile_s is None else f"{compile_s:.1f}"])
+    return table
 
 
 def _fmt(value, digits=1):
     return "" if value is None else (f"{value:,.{digits}f}" if isinstance(value, float) else str(value))
 
 
-def report(bench: Bench, configs: list[Config], spec) -> None:
+def section(rows: list[Row], failures: list[str], facts: dict, gpu: str, wall_s: float | None = None,
+            name: str = "") -> str:
     from tabulate import tabulate
-
-    from valsuite.results.environment import environment
 
     headers = ["config", "step", "images", "img/s", "p50 all ms", "p99 all ms", "p50 model ms", "p99 model ms", "note"]
     table = [[r.config, r.step, r.images, _fmt(r.img_s), _fmt(r.p50_all, 2), _fmt(r.p99_all, 2),
-              _fmt(r.p50_model, 2), _fmt(r.p99_model, 2), r.note] for r in bench.rows]
-    goals = targets(bench, configs)
-    env = environment()
-    title = (f"{spec.network} ({spec.weights_id} weights), {bench.args.device}, workers {bench.args.workers}, "
-             f"{bench.args.num_images} generated JPEGs; {env.get('gpu') or env.get('cpu') or ''}")
-    text = "\n\n".join([
-        f"# GPU speed: {title}",
-        tabulate(table, headers, tablefmt="github"),
-        "## Targets",
-        tabulate(goals, ["target", "measured", "goal", "status"], tablefmt="github"),
-        "## Failures / skipped steps\n\n" + ("\n".join(f"- {f}" for f in bench.failures) or "none"),
-        f"total wall time {time.perf_counter() - bench.t0:.0f} s"])
-    print("\n" + text)
-    (bench.out / "summary.md").write_text(text + "\n", encoding="utf-8")
-    from valsuite.fileio import atomic_write_json
+              _fmt(r.p50_model, 2), _fmt(r.p99_model, 2), r.note] for r in rows]
+    title = (f"{facts.get('network')} (random weights), {facts.get('num_images')} JPEGs "
+             f"({facts.get('source')}), workers {facts.get('workers')}, read threads {facts.get('read_threads')}; {gpu}")
+    parts = [f"#### GPU speed{', ' + name if name else ''}: {title}", tabulate(table, headers, tablefmt="github"),
+             "#### Targets", tabulate(targets(rows, facts), ["target", "measured", "goal", "status"], tablefmt="github"),
+             f"#### Model-only throughput / {CEILING_IMG_S:,} img/s (ResNet50 FP16 compute ceiling)",
+             tabulate(ceiling_table(rows), ["config", "img/s", "fraction", "compile s"], tablefmt="github"),
+             "#### Failures / skipped steps\n\n" + ("\n".join(f"- {f}" for f in failures) or "none")]
+    if wall_s is not None:
+        parts.append(f"total wall time {wall_s:.0f} s")
+    return "\n\n".join(parts)
 
-    atomic_write_json(bench.out / "summary.json", {
-        "title": title, "rows": [r.__dict__ for r in bench.rows], "targets": goals,
-        "failures": bench.failures, "args": {k: str(v) for k, v in vars(bench.args).items()}, "environment": env})
+
+def report(rows, failures, facts, out: Path, wall_s: float) -> None:
+    from valsuite.fileio import atomic_write_json
+    from valsuite.results.environment import environment
+
+    env = environment()
+    text = section(rows, failures, facts, env.get("gpu") or env.get("cpu") or "", wall_s)
+    print("\n" + text)
+    (out / "summary.md").write_text(text + "\n", encoding="utf-8")
+    (out / "records" / "failures.txt").write_text("".join(f + "\n" for f in failures), encoding="utf-8")
+    atomic_write_json(out / "summary.json", {"rows": [asdict(r) for r in rows], "targets": targets(rows, facts),
+                                             "failures": failures, "facts": facts, "environment": env})
+
+
+def render(records_dir: Path) -> str:
+    """The section again, from the run records alone (what the README shows)."""
+    from valsuite.results.record import load_records
+
+    records = sorted((r for r in load_records(records_dir) if r.get("kind") == "benchmark"
+                      and "row" in (r.get("benchmark") or {})), key=lambda r: r["benchmark"]["seq"])
+    if not records:
+        raise ValsuiteError(f"no benchmark records in {records_dir}")
+    rows = [Row(**r["benchmark"]["row"]) for r in records]
+    facts = records[0]["benchmark"]["facts"]
+    env = next((r["environment"] for r in records if (r.get("environment") or {}).get("gpu")), records[0]["environment"])
+    notes = Path(records_dir) / "failures.txt"          # what the run listed as failed or skipped
+    failures = notes.read_text(encoding="utf-8").splitlines() if notes.is_file() else []
+    return section(rows, [f for f in failures if f.strip()], facts, env.get("gpu") or env.get("cpu") or "",
+                   name=Path(records_dir).name)
+
+
+BEGIN, END = "<!-- valsuite:gpu-speed:begin -->", "<!-- valsuite:gpu-speed:end -->"
+
+
+def write_readme_section(readme: Path, text: str) -> None:
+    """Replace the text between the GPU-speed markers of the README (nothing else changes)."""
+    from valsuite.fileio import atomic_write_text
+
+    content = readme.read_text(encoding="utf-8")
+    if content.count(BEGIN) != 1 or content.count(END) != 1 or content.index(BEGIN) > content.index(END):
+        raise ValsuiteError(f"{readme} needs exactly one {BEGIN} ... {END} pair")
+    head, rest = content.split(BEGIN)
+    tail = rest.split(END)[1]
+    note = "<!-- generated by `python benchmarks/gpu_speed.py --render RECORDS --readme README.md`: edit the records or the renderer -->"
+    atomic_write_text(readme, f"{head}{BEGIN}\n{note}\n\n{text}\n{END}{tail}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True, help="everything is written under this folder")
-    p.add_argument("--source", type=Path, default=None,
-                   help="folder of source JPEGs (e.g. 60 carried sample images); default: synthetic images")
-    p.add_argument("--num-images", type=int, default=50_000, help="JPEG files to generate (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="everything is written under this folder")
+    p.add_argument("--render", type=Path, nargs="+", default=None, metavar="RECORDS_DIR",
+                   help="print the summary section rendered from each run's records (one section per run), and stop")
+    p.add_argument("--readme", type=Path, default=None, help="with --render: write the section into this README")
+    p.add_argument("--source", type=Path, default=None, help="folder of real JPEGs, used as they are")
+    p.add_argument("--num-images", type=int, default=20_000, help="JPEG files in the set (default: %(default)s)")
     p.add_argument("--network", default="resnet50")
     p.add_argument("--weights", default=None, help="default: random weights (speed only)")
-    p.add_argument("--configs", default=DEFAULT_CONFIGS, help="backend:precision:batch[:graph],... (default: %(default)s)")
-    p.add_argument("--inductor-mode", choices=("jit", "aot"), default="jit")
-    p.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
-    p.add_argument("--inflight", type=int, default=2,
-                   help="batches in flight for the end-to-end passes (the cached pass also runs with 1)")
+    p.add_argument("--configs", default=DEFAULT_CONFIGS, help="backend:precision:batch[:graph|:peak],...")
+    p.add_argument("--jpeg-config", default="inductor:fp16:b256:peak",
+                   help="the configuration (label) the three JPEG pipelines run with (default: %(default)s)")
+    p.add_argument("--inductor-mode", choices=("jit", "aot"), default="jit", help="for inductor configs without :peak")
+    p.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1),
+                   help="CPU-decode worker processes and cache reader threads")
+    p.add_argument("--read-threads", type=int, default=4,
+                   help="file-reading threads of the GPU-decode pass, and the plain torchvision pipeline's workers")
+    p.add_argument("--inflight", type=int, default=2, help="batches in flight for the end-to-end passes")
+    p.add_argument("--null-batch", type=int, default=256)
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a dry run of the script")
-    p.add_argument("--baseline-images", type=int, default=8000,
-                   help="images for the CPU-decode and plain torchvision passes (default: %(default)s)")
-    p.add_argument("--small-batch-images", type=int, default=1000, help="images for passes at batch < 32")
-    p.add_argument("--agreement-images", type=int, default=512, help="files for the CPU vs GPU decode check")
+    p.add_argument("--baseline-images", type=int, default=8000, help="images for the CPU-decode passes")
+    p.add_argument("--plain-images", type=int, default=3000, help="images for the plain torchvision pipeline")
     p.add_argument("--agreement-dataset", type=Path, default=None,
-                   help="a DIR/<wnid>/*.JPEG set (e.g. the shared sample) for CPU vs GPU decode top-1 agreement")
-    p.add_argument("--model-only-s", type=float, default=3.0, help="seconds of model-only timing per config")
-    p.add_argument("--budget-s", type=float, default=450.0, help="skip the steps that would start after this")
-    p.add_argument("--quick", action="store_true", help="smoke run: 2,048 images, short timings")
+                   help="a labelled DIR/<wnid>/*.JPEG set (the shared sample): decode agreement and the CPU target")
+    p.add_argument("--agreement-network", default="efficientnet_lite0", help="real weights for the agreement")
+    p.add_argument("--model-only-s", type=float, default=2.0, help="seconds of model-only timing per config")
+    p.add_argument("--budget-s", type=float, default=420.0, help="skip the steps that would start after this")
     return p
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    if args.quick:
-        args.num_images = min(args.num_images, 2048)
-        args.baseline_images = min(args.baseline_images, 1024)
-        args.small_batch_images = min(args.small_batch_images, 200)
-        args.agreement_images = min(args.agreement_images, 256)
-        args.model_only_s = min(args.model_only_s, 1.0)
     try:
+        if args.render is not None:
+            text = "\n\n".join(render(folder) for folder in args.render)
+            if args.readme is not None:
+                write_readme_section(args.readme, text)
+            else:
+                print(text)
+            return 0
+        if args.out is None:
+            raise ValsuiteError("--out is required (or --render RECORDS_DIR)")
         return run(args)
     except ValsuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)

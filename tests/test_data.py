@@ -38,10 +38,58 @@ def test_sample_labels_use_its_mapping(sample_val):
     assert max(e.label for e in manifest.entries) > 600  # real indices reach beyond the 600 present
 
 
-def test_mapping_next_to_dataset_wins_and_is_sorted(tmp_path, tiny_dataset):
-    (tiny_dataset.parent / "LOC_synset_mapping.txt").write_text("n15075141 toilet tissue\nn01440764 tench\nn04285008 sports car\n")
+def test_partial_mapping_next_to_dataset_is_refused_unless_asked_for(tmp_path, tiny_dataset):
+    """A 3-line mapping would renumber every class (silent wrong accuracy): refused, naming the
+    file and the first difference; as an explicit custom class list it is used in line order."""
+    mapping = tiny_dataset.parent / "LOC_synset_mapping.txt"
+    mapping.write_text("n15075141 toilet tissue\nn01440764 tench\nn04285008 sports car\n")
+    with pytest.raises(ValsuiteError, match=r"LOC_synset_mapping.txt:1: n15075141 where ImageNet's list has n01440764"):
+        scan_dataset(tiny_dataset)
+    manifest = scan_dataset(tiny_dataset, class_list=mapping)
+    labels = {e.relpath.split("/")[0]: e.label for e in manifest.entries}
+    assert labels == {"n15075141": 0, "n01440764": 1, "n04285008": 2}
+    assert manifest.describe()["custom_classes"] is True
+
+
+def test_mapping_with_one_line_dropped_names_the_first_difference(tmp_path, tiny_dataset):
+    lines = builtin_mapping().wnids
+    text = "".join(f"{w} x\n" for i, w in enumerate(lines) if i != 500)
+    (tiny_dataset.parent / "LOC_synset_mapping.txt").write_text(text)
+    with pytest.raises(ValsuiteError, match=f":501: {lines[501]} where ImageNet's list has {lines[500]} .class 500."):
+        scan_dataset(tiny_dataset)
+    (tiny_dataset.parent / "LOC_synset_mapping.txt").write_text("".join(f"{w} x\n" for w in lines[:998]))
+    with pytest.raises(ValsuiteError, match="ends after 998 wnids"):
+        scan_dataset(tiny_dataset)
+
+
+def test_full_mapping_next_to_dataset_is_accepted(tiny_dataset):
+    (tiny_dataset.parent / "LOC_synset_mapping.txt").write_text(
+        "".join(f"{w} {n}\n" for w, n in zip(builtin_mapping().wnids, builtin_mapping().names)))
     manifest = scan_dataset(tiny_dataset)
-    assert {e.label for e in manifest.entries} == {0, 1, 2}
+    assert {e.label for e in manifest.entries} == {0, builtin_mapping().index["n04285008"], 999}
+    assert manifest.describe()["custom_classes"] is False
+
+
+@pytest.mark.parametrize("data,message", [(b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
+                                          (b"n01440764 caf\xe9\n", "not UTF-8 text")])
+def test_binary_or_undecodable_mapping_is_one_line(tiny_dataset, data, message):
+    (tiny_dataset / "LOC_synset_mapping.txt").write_bytes(data)
+    with pytest.raises(ValsuiteError, match=message):
+        scan_dataset(tiny_dataset)
+
+
+def test_dot_files_are_skipped_and_counted(tiny_dataset):
+    (tiny_dataset / "n01440764" / "._n01440764_0.JPEG").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    (tiny_dataset / "n01440764" / ".hidden.JPEG").write_bytes(b"not an image")
+    manifest = scan_dataset(tiny_dataset)
+    assert len(manifest) == 7 and manifest.describe()["ignored_files"] == 2
+    assert not any("/." in e.relpath for e in manifest.entries)
+
+
+def test_dataset_path_that_is_a_file_says_so(tmp_path):
+    (tmp_path / "val.tar").write_bytes(b"x")
+    with pytest.raises(ValsuiteError, match="is a file, not a folder"):
+        scan_dataset(tmp_path / "val.tar")
 
 
 def test_bad_mapping_and_unknown_folder_are_user_errors(tmp_path, tiny_dataset):

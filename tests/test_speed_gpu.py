@@ -92,3 +92,34 @@ def test_gpu_decode_counts_every_image_and_falls_back(jpegs, tmp_path):
     assert gpu.record["pipeline_stage"] == "gpu-decode"
     agree = (top1_array(gpu.result) == top1_array(cpu.result)).mean()
     assert agree >= 0.75, agree
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_inductor_peak_mode_close_to_eager_with_a_padded_batch(precision, tmp_path):
+    spec = tiny_spec()
+    x = torch.randn((6, 3, 32, 32), device="cuda")
+    with create_backend("torch", spec, precision, "cuda") as eager:
+        want = eager.infer(x)[0]
+    opts = BackendOptions(weights_dir=tmp_path, batch_size=4, inductor=InductorOptions(inductor_mode="peak"))
+    with create_backend("inductor", spec, precision, "cuda", opts) as peak:
+        got = torch.cat([peak.infer(x[:4])[0], peak.infer(x[4:])[0]])
+        details = peak.info().details
+    assert details["mode"] == "peak" and details["cuda_graph"] is True and details["compile_s"] > 0
+    torch.testing.assert_close(got, want, rtol=5e-2, atol=5e-2)
+
+
+def test_gpu_resize_kernels_match_pillow_on_cuda():
+    from PIL import Image
+
+    from valsuite.data.gpu_resize import resize_crop_batch
+    from valsuite.data.preprocess import Preprocess, to_uint8
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((375, 500), (500, 333), (600, 90))]
+    images = [torch.from_numpy(a).permute(2, 0, 1).contiguous().cuda() for a in arrays]
+    out = torch.zeros((3, 3, 224, 224), dtype=torch.uint8, device="cuda")
+    resize_crop_batch(images, out, [2, 0, 1], 256, 224, "bicubic")
+    pp = Preprocess(resize_size=256, crop_size=224, interpolation="bicubic")
+    for a, pos in zip(arrays, [2, 0, 1]):
+        assert np.array_equal(out[pos].cpu().numpy(), to_uint8(Image.fromarray(a), pp))
+

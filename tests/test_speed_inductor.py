@@ -36,10 +36,25 @@ def test_inductor_is_registered():
     ("fp16", {}, "inductor fp16 runs on CUDA only"),
     ("fp32", {"cuda_graph": True}, "--cuda-graph needs --device cuda"),
     ("fp32", {"inductor": InductorOptions(inductor_mode="fast")}, "--inductor-mode must be one of"),
+    ("fp32", {"inductor": InductorOptions(inductor_mode="peak")}, "--inductor-mode peak is for CUDA"),
 ])
 def test_inductor_rejects_what_it_cannot_do(precision, options, message):
     with pytest.raises(ValsuiteError, match=message):
         create_backend("inductor", tiny_spec(), precision, "cpu", BackendOptions(**options))
+
+
+def test_peak_options_are_inductor_config_names():
+    """A misspelt option would only fail at compile time on the GPU machine: check the names here."""
+    import torch._inductor.config as config
+
+    from valsuite.backends.inductor_backend import PEAK_OPTIONS
+
+    for name in PEAK_OPTIONS:
+        node = config
+        for part in name.split("."):
+            assert hasattr(node, part), name
+            node = getattr(node, part)
+    assert PEAK_OPTIONS["max_autotune"] and not PEAK_OPTIONS["triton.cudagraphs"]
 
 
 def test_stale_package_detection(tmp_path):

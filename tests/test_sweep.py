@@ -155,3 +155,81 @@ def test_real_sweep_then_report(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert "| Vanilla (torch) | fp32" in readme.read_text()
+
+
+def test_shards_split_the_sweep_deterministically_and_report_merges_them(fake, tmp_path, capsys):
+    """Two machines (shards 0/2 and 1/2) writing to shared storage: disjoint halves, all of it once."""
+    from valsuite.results.report import report
+    from valsuite.sharding import Shard
+
+    settings, calls = fake
+    sizes = dict(backends=["torch", "onnxruntime"], batch_sizes=[1, 2, 4])
+    halves = []
+    for k in range(2):
+        _sweep(settings, shard=Shard(k, 2), **sizes)
+        halves.append(calls())
+    assert len(halves[0]) == len(halves[1]) == 3 and not set(halves[0]) & set(halves[1])
+    assert sorted(halves[0] + halves[1]) == sorted(f"{b}:fp32:{n}" for b in ("torch", "onnxruntime") for n in (1, 2, 4))
+    assert "shard 0/2: 3 configurations of this sweep are this machine's" in capsys.readouterr().out
+    settings.force = True                           # the same slice again, from scratch: same configurations
+    _sweep(settings, shard=Shard(0, 2), **sizes)
+    assert calls() == halves[0]
+    csv = tmp_path / "rows.csv"
+    report(settings.results_dir, None, csv, None)    # --report over the shared folder: every shard's rows
+    rows = csv.read_text().splitlines()[1:]
+    assert len({tuple(r.split(",")[:8]) for r in rows}) >= 6, rows
+
+
+def _comparable(record: dict) -> dict:
+    """A record without what differs between two runs of the same configuration."""
+    drop = {"run_id", "created_utc"}
+    out = {k: v for k, v in record.items() if k not in drop}
+    out["sweep"] = {k: v for k, v in (record.get("sweep") or {}).items() if k not in ("command", "gpu")}
+    return out
+
+
+def test_gpus_pin_one_child_per_gpu_and_records_match_a_serial_run(fake, tmp_path, monkeypatch):
+    settings, calls = fake
+    gpu_log = tmp_path / "gpus.log"
+    monkeypatch.setenv("VALSUITE_FAKE_GPU_LOG", str(gpu_log))
+    monkeypatch.setattr("valsuite.sweep.unavailable_reason", lambda *a: None)   # plan CUDA rows on a CPU machine
+    sizes = dict(backends=["torch", "inductor"], batch_sizes=[1, 2, 4, 8], device="cuda")
+    serial = _sweep(settings, **sizes)
+    assert {line.split()[1] for line in gpu_log.read_text().splitlines()} == {"-"}
+    gpu_log.unlink()
+    settings.force = True
+    settings.job = dataclasses.replace(settings.job, run=dataclasses.replace(settings.job.run,
+                                                                             results_dir=tmp_path / "parallel"))
+    parallel = _sweep(settings, gpus=["4", "6"], **sizes)
+    seen = dict(line.split() for line in gpu_log.read_text().splitlines())
+    assert len(seen) == 8 and set(seen.values()) == {"4", "6"}                  # each child saw one GPU
+    assert [o.config for o in parallel] == [o.config for o in serial]           # plan order kept
+    assert all(o.record["sweep"]["gpu"] == seen[f"{o.config.backend}:fp32:{o.config.batch_size}"] for o in parallel)
+    assert [_comparable(o.record) for o in parallel] == [_comparable(o.record) for o in serial]
+
+
+def test_shard_and_gpus_are_checked_and_belong_to_sweeps():
+    from valsuite.errors import ValsuiteError
+
+    for bad in (["--shard", "2/2"], ["--shard", "x"]):
+        with pytest.raises(ValsuiteError, match="--shard"):
+            JobOptions.from_args(build_parser().parse_args(["--sweep", *bad]))
+    job = JobOptions.from_args(build_parser().parse_args(["--sweep", "--shard", "1/3", "--gpus", "all"]))
+    assert str(job.sweep.shard_spec()) == "1/3" and job.sweep.gpus == "all"
+    assert job.options_key() == JobOptions.from_args(build_parser().parse_args(["--sweep"])).options_key()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-v", "--shard", "0/2", "--synthetic"], "--shard has no effect without --compare/--report/--sweep"),
+    (["--sweep", "--networks", "resnet18", "--backends", "torch", "--batch_sizes", "1", "--gpus", "all",
+      "--synthetic", "--random-weights"], "--gpus: no CUDA GPU is visible here"),
+])
+def test_shard_and_gpus_user_errors_end_with_one_line(argv, message, tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")            # no GPU, whatever machine runs the test
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-m", "valsuite", *argv], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=300)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == f"error: {message}", done.stderr

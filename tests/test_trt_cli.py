@@ -78,16 +78,18 @@ def test_validation_lists_the_tensorrt_row_as_skipped_and_runs_the_others(weight
                           "--batch_size", "4", *RANDOM, "--weights-dir", str(weights), "--trt-flavour", "rtx",
                           "--results-dir", str(tmp_path), "--no-progress"])
     assert code == 0
-    assert "skipped tensorrt:fp32: no GPU on this machine; TensorRT-RTX runs engines on compute capability" in out
+    assert ("skipped tensorrt:fp32 on cpu: backend tensorrt is not available here: no GPU on this machine; "
+            "TensorRT-RTX runs engines on compute capability 8.0, 8.6, 8.9, 12.0, 12.1") in out
     row = next(line for line in out.splitlines() if line.startswith("| tensorrt"))
-    assert "skipped: no GPU on this machine" in row
+    assert "skipped: backend tensorrt is not available here: no GPU on this machine" in row
     assert any(line.startswith("| onnxruntime ") for line in out.splitlines())
     assert len(list(tmp_path.glob("*.json"))) == 1  # the skipped row is listed, not recorded as measured
 
 
 def test_validation_with_only_unrunnable_rows_is_an_error(tmp_path, no_gpu):
     code, out, err = _main(["-v", "-trt", "--synthetic", *RANDOM, "--results-dir", str(tmp_path), "--no-progress"])
-    assert code == 2 and "no row could run on this machine" in err and "skipped tensorrt:fp32" in out
+    assert code == 2 and "no requested backend/precision combination can run here" in err
+    assert "tensorrt:fp32 on cpu: backend tensorrt is not available here: no GPU on this machine" in err
 
 
 def test_compare_runs_an_external_onnx_and_skips_an_unrunnable_tensorrt_candidate(weights, tmp_path, no_gpu):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from valsuite.errors import ValsuiteError
 
@@ -32,17 +35,82 @@ def sha256_json(obj: Any) -> str:
     return sha256_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str))
 
 
+def current_umask() -> int:
+    """The process umask (Linux reports it in /proc; elsewhere set-and-restore, which is racy only
+    against other threads changing it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_path_for(target: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """A unique hidden temporary name beside `target` (pid + random): two runs writing the same
+    artifact never share a temporary file; the last rename wins with a complete file."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{suffix}")
+
+
+def publish(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Give a finished temporary file the user's umask mode (mkstemp makes 0600) and rename it
+    over `target` atomically."""
+    os.chmod(tmp, 0o666 & ~current_umask())
+    os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def artifact_lock(target: str | os.PathLike) -> Iterator[None]:
+    """An exclusive lock beside `target` (`.<name>.lock`, removed afterwards) for the
+    check-build-publish of a cached artifact: a second run into the same folder waits, then finds
+    the artifact fresh instead of building it again. Where locks are unsupported the unique
+    temporary names and rename-wins writes still keep every file whole."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    lock_path = target.with_name(f".{target.name}.lock")
+    fd = _acquire(lock_path, fcntl)
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)   # while still held: a waiter then sees a new inode
+        os.close(fd)
+
+
+def _acquire(lock_path: Path, fcntl) -> int:
+    """flock a lock file that is still the one on disk (the holder before us may have removed it)."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename: readers never see half a file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(target))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -31,8 +31,8 @@ from valsuite.results.tables import MEASURED_KINDS
 
 TAIL_LINES = 20
 
-# runner(command, timeout_s) -> (exit code, captured stderr); a negative code is a signal
-Runner = Callable[[list[str], "float | None"], "tuple[int, str]"]
+# runner(command, timeout_s, environment or None) -> (exit code, captured stderr); a negative code is a signal
+Runner = Callable[[list[str], "float | None", "dict | None"], "tuple[int, str]"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,12 @@ class Config:
     precision: str
     batch_size: int
     device: str
+    input_size: str = ""  # "HxW" off the native size, "" at it (as input_size_tag reads a record)
 
     @property
     def name(self) -> str:
-        return f"{self.network} {self.backend} {self.precision} b{self.batch_size} ({self.device})"
+        size = f" {self.input_size}" if self.input_size else ""
+        return f"{self.network}{size} {self.backend} {self.precision} b{self.batch_size} ({self.device})"
 
 
 def package_entry() -> list[str]:
@@ -88,7 +90,7 @@ def dataset_identity(settings: Settings) -> tuple[str, dict]:
         return synthetic_key(facts), facts
     from valsuite.data.manifest import scan_dataset
 
-    facts = scan_dataset(settings.dataset).describe()
+    facts = scan_dataset(settings.dataset, class_list=settings.job.data.class_list).describe()
     return f"sha256:{facts['file_list_sha256']}", facts
 
 
@@ -110,31 +112,34 @@ def record_dataset_key(record: dict) -> str | None:
 
 
 def record_key(record: dict) -> tuple:
+    from valsuite.results.render import input_size_tag
+
     return (record.get("network"), record.get("weights"), record.get("backend"), record.get("precision"),
             record.get("batch_size"), record.get("device"), record_dataset_key(record),
-            (record.get("environment") or {}).get("machine"), record.get("options_key"))
+            (record.get("environment") or {}).get("machine"), record.get("options_key"), input_size_tag(record))
 
 
 def config_key(cfg: Config, dataset_key: str, machine: str, options_key: str) -> tuple:
     return (cfg.network, cfg.weights, cfg.backend, cfg.precision, cfg.batch_size, cfg.device, dataset_key, machine,
-            options_key)
+            options_key, cfg.input_size)
+
+
+def size_tag(spec, size: tuple[int, int] | None) -> str:
+    """'' at the network's native size (also when given explicitly), else 'HxW'."""
+    if size is None or spec.at_input_size(*size).native_size:
+        return ""
+    return f"{size[0]}x{size[1]}"
 
 
 def unavailable_reason(spec, backend: str, precision: str, device: str) -> str | None:
-    """Why this machine cannot run a combination (None when it can): asks the backend itself.
-
-    Constructing a backend checks precision, device and engine presence without loading anything.
-    """
-    from valsuite.backends import BackendOptions, backend_available, create_backend
+    """Why this machine cannot run a combination (None when it can): the same check main.py -v
+    makes before its first row (valsuite.backends.combos); an unknown backend is listed too."""
+    from valsuite.backends.combos import combination_reason
 
     try:
-        ok, reason = backend_available(backend)
-        if not ok:
-            return reason or f"backend {backend} is not available here"
-        create_backend(backend, spec, precision, device, BackendOptions())
+        return combination_reason(spec, backend, precision, device)
     except ValsuiteError as exc:
         return str(exc)
-    return None
 
 
 def backend_device(backend: str, device: str | None) -> str:
@@ -148,7 +153,8 @@ def backend_device(backend: str, device: str | None) -> str:
 
 
 def make_plan(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
-              device: str | None, settings: Settings, dataset_key: str, machine: str) -> Plan:
+              device: str | None, settings: Settings, dataset_key: str, machine: str,
+              input_sizes: list[tuple[int, int] | None] = (None,)) -> Plan:
     """Split the cross product into configurations to run, already done, and impossible here."""
     from valsuite.backends import ALIASES
     from valsuite.models import resolve
@@ -164,8 +170,8 @@ def make_plan(networks: list[str], backends: list[str], precisions: list[str], b
             if reason:
                 plan.unavailable.append((f"{spec.network} {backend} {precision} ({run_on})", reason))
                 continue
-            for batch in batch_sizes:
-                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on)
+            for batch, size in itertools.product(batch_sizes, dict.fromkeys(size_tag(spec, s) for s in input_sizes)):
+                cfg = Config(spec.network, spec.weights_id, backend, precision, batch, run_on, size)
                 key = config_key(cfg, dataset_key, machine, settings.job.options_key())
                 done = not settings.force and key in existing
                 (plan.done if done else plan.run).append(cfg)
@@ -176,7 +182,7 @@ def child_job(cfg: Config, settings: Settings, output_json: Path, scratch: Path)
     """Every option group of the sweep, with this configuration's network/backend/precision/batch/device."""
     job = settings.job
     return dataclasses.replace(
-        job, model=dataclasses.replace(job.model, network=cfg.network),
+        job, model=dataclasses.replace(job.model, network=cfg.network, input_size=cfg.input_size or None),
         data=dataclasses.replace(job.data, dataset=settings.dataset, synthetic=settings.dataset is None),
         run=dataclasses.replace(job.run, backend=cfg.backend, trt=False, precision=cfg.precision,
                                 batch_size=cfg.batch_size, device=cfg.device, no_progress=True,
@@ -189,17 +195,34 @@ def command(cfg: Config, settings: Settings, output_json: Path, scratch: Path) -
     return [*settings.entry, "-v", *child_job(cfg, settings, output_json, scratch).to_argv()]
 
 
-def subprocess_runner(cmd: list[str], timeout_s: float | None) -> tuple[int, str]:
+def subprocess_runner(cmd: list[str], timeout_s: float | None, env: dict | None = None) -> tuple[int, str]:
     """Run a child, its stdout passed through, its stderr captured for the failure message."""
     try:
         done = subprocess.run(cmd, stdout=None, stderr=subprocess.PIPE, text=True, errors="replace",
-                              timeout=timeout_s)
+                              timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired as exc:
         tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         return 124, tail + f"\ntimed out after {timeout_s:g} s"
     if done.stderr:
-        sys.stderr.write(done.stderr[-4000:])
+        sys.stderr.write(user_lines(done.stderr[-4000:]))
     return done.returncode, done.stderr or ""
+
+
+SCRATCH_PREFIX = "valsuite-sweep-"
+
+
+def user_lines(text: str) -> str:
+    """A child's stderr without the lines about its scratch folder (the record moves on anyway)."""
+    kept = [line for line in text.splitlines(keepends=True) if SCRATCH_PREFIX not in line]
+    return "".join(kept)
+
+
+def sweep_job(job: JobOptions, precisions: list[str], dataset: Path | None) -> JobOptions:
+    """Every child of a sweep with an int8 row leaves the calibration images out (--calib-exclude),
+    so every row of the sweep is measured on the same images and lands in one table."""
+    if dataset is None or "int8" not in precisions:
+        return job
+    return dataclasses.replace(job, precision=dataclasses.replace(job.precision, calib_exclude=True))
 
 
 def failure_message(returncode: int, stderr: str) -> str:
@@ -228,12 +251,14 @@ class Outcome:
 
 
 def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts: dict, env: dict,
-               runner: Runner = subprocess_runner) -> Outcome:
-    """Run one configuration in a child process and store its record, or a failure record."""
-    with tempfile.TemporaryDirectory(prefix="valsuite-sweep-") as scratch:
+               runner: Runner = subprocess_runner, child_env: dict | None = None, gpu: str | None = None) -> Outcome:
+    """Run one configuration in a child process and store its record, or a failure record.
+
+    child_env/gpu: with --gpus, the child's environment pins it to one GPU; the record notes which."""
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
         output = Path(scratch) / "record.json"
         cmd = command(cfg, settings, output, Path(scratch) / "results")
-        returncode, stderr = runner(cmd, settings.timeout_s)
+        returncode, stderr = runner(cmd, settings.timeout_s, child_env)
         record, problem = None, None
         if returncode == 0:
             try:
@@ -243,13 +268,31 @@ def run_config(cfg: Config, settings: Settings, dataset_key: str, dataset_facts:
         else:
             problem = failure_message(returncode, stderr)
     if record is None:
+        size = [int(v) for v in cfg.input_size.split("x")] if cfg.input_size else None
         record = new_record("failure", network=cfg.network, weights=cfg.weights, backend=cfg.backend,
                             precision=cfg.precision, device=cfg.device, batch_size=cfg.batch_size,
+                            input_size=size, native_input_size=not cfg.input_size,
                             dataset=dataset_facts, environment=env, error=problem, returncode=returncode,
                             stderr_tail="\n".join(stderr.splitlines()[-TAIL_LINES:]))
     record.setdefault("options_key", settings.job.options_key())
     record["sweep"] = {"dataset_key": dataset_key, "command": cmd[len(settings.entry):]}
+    if gpu is not None:
+        record["sweep"]["gpu"] = gpu               # the physical GPU of a --gpus run (the child saw cuda:0)
     return Outcome(cfg, record, write_record(record, results_dir=settings.results_dir))
+
+
+def config_sort_key(cfg: Config) -> str:
+    """The canonical key --shard sorts on: the same on every machine that plans the same sweep."""
+    return f"{cfg.network}|{cfg.weights}|{cfg.backend}|{cfg.precision}|{cfg.batch_size:08d}|{cfg.device}"
+
+
+def shard_plan(plan: Plan, shard) -> Plan:
+    """This machine's slice. Membership is computed over every runnable configuration, done or not,
+    so a slice never depends on which records this machine happens to have."""
+    from valsuite.sharding import shard_items
+
+    mine = set(shard_items(plan.run + plan.done, shard, key=config_sort_key))
+    return Plan([c for c in plan.run if c in mine], [c for c in plan.done if c in mine], plan.unavailable)
 
 
 def print_plan(plan: Plan) -> None:
@@ -262,10 +305,14 @@ def print_plan(plan: Plan) -> None:
 
 
 def sweep(networks: list[str], backends: list[str], precisions: list[str], batch_sizes: list[int],
-          device: str | None, settings: Settings, runner: Runner = subprocess_runner) -> list[Outcome]:
+          device: str | None, settings: Settings, runner: Runner = subprocess_runner, shard=None,
+          gpus: list[str] | None = None,
+          input_sizes: list[tuple[int, int] | None] = (None,)) -> list[Outcome]:
     """Plan, then run every remaining configuration; returns what ran (failures included).
 
     device None lets each backend pick its own (the GPU where it can use one), like main.py -v.
+    shard: run only this slice (sharding.Shard). gpus: physical GPU ids; CUDA configurations then
+    run in parallel, one child per GPU, the others one at a time after them.
     """
     from valsuite.results.environment import environment
 
@@ -274,17 +321,58 @@ def sweep(networks: list[str], backends: list[str], precisions: list[str], batch
     if any(b < 1 for b in batch_sizes):
         raise ValsuiteError(f"batch sizes must be at least 1, got {batch_sizes}")
     env = environment()
+    settings = dataclasses.replace(settings, job=sweep_job(settings.job, precisions, settings.dataset))
     dataset_key, dataset_facts = dataset_identity(settings)
-    plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"])
+    plan = make_plan(networks, backends, precisions, batch_sizes, device, settings, dataset_key, env["machine"],
+                     input_sizes)
+    if shard is not None:
+        plan = shard_plan(plan, shard)
+        print(f"shard {shard}: {len(plan.run) + len(plan.done)} configurations of this sweep are this machine's")
     print_plan(plan)
-    outcomes = []
-    for index, cfg in enumerate(plan.run, 1):
+    progress = _Progress(len(plan.run))
+
+    def one(cfg: Config, child_env: dict | None = None, gpu: str | None = None) -> Outcome:
+        progress.started(cfg, gpu)                         # no silence while a child runs
         start = time.perf_counter()
-        outcome = run_config(cfg, settings, dataset_key, dataset_facts, env, runner)
-        status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"
-        print(f"[{index}/{len(plan.run)}] {cfg.name}: {status} ({time.perf_counter() - start:.1f} s)", flush=True)
-        outcomes.append(outcome)
+        outcome = run_config(cfg, settings, dataset_key, dataset_facts, env, runner, child_env, gpu)
+        progress.report(cfg, outcome, time.perf_counter() - start, gpu)
+        return outcome
+
+    outcomes = _run_all(plan.run, one, gpus)
     failed = [o for o in outcomes if o.failed]
     print(f"sweep done: {len(outcomes) - len(failed)} ok, {len(failed)} failed, {len(plan.done)} already recorded, "
           f"{len(plan.unavailable)} not runnable here; records in {settings.results_dir}")
     return outcomes
+
+
+def _run_all(configs: list[Config], one, gpus: list[str] | None) -> list[Outcome]:
+    """Serially, or the CUDA configurations one child per GPU and the rest after them; plan order kept."""
+    if not gpus:
+        return [one(cfg) for cfg in configs]
+    from valsuite.sharding import run_on_gpus
+
+    on_gpu = [cfg for cfg in configs if cfg.device == "cuda"]
+    done = dict(zip(on_gpu, run_on_gpus(on_gpu, gpus, one)))
+    done.update((cfg, one(cfg)) for cfg in configs if cfg.device != "cuda")
+    return [done[cfg] for cfg in configs]
+
+
+class _Progress:
+    """`[i/n] name: ok (s)` lines; thread-safe, for the --gpus workers."""
+
+    def __init__(self, total: int) -> None:
+        import threading
+
+        self.total, self.count, self.lock = total, 0, threading.Lock()
+
+    def started(self, cfg: Config, gpu: str | None) -> None:
+        where = f" [GPU {gpu}]" if gpu is not None else ""
+        with self.lock:
+            print(f"[{self.count + 1}/{self.total}] {cfg.name}{where}: running", flush=True)
+
+    def report(self, cfg: Config, outcome: Outcome, seconds: float, gpu: str | None) -> None:
+        status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"
+        where = f" [GPU {gpu}]" if gpu is not None else ""
+        with self.lock:
+            self.count += 1
+            print(f"[{self.count}/{self.total}] {cfg.name}{where}: {status} ({seconds:.1f} s)", flush=True)

@@ -13,13 +13,17 @@ _REGISTRY = {
     "onnxruntime": "valsuite.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "tensorrt": "valsuite.backends.tensorrt_backend:TensorRTBackend",
     "inductor": "valsuite.backends.inductor_backend:InductorBackend",
+    "null": "valsuite.backends.null_backend:NullBackend",
 }
+# Backends that measure the harness, not a model: selectable by name (--backend null), but left
+# out of "every backend this machine has" (default job, parity candidates, sweeps by default).
+HARNESS_ONLY = ("null",)
 ALIASES = {"ort": "onnxruntime", "trt": "tensorrt", "pytorch": "torch", "vanilla": "torch",
            "compile": "inductor", "torch.compile": "inductor"}
 
 
-def backend_names() -> list[str]:
-    return list(_REGISTRY)
+def backend_names(include_harness: bool = False) -> list[str]:
+    return [name for name in _REGISTRY if include_harness or name not in HARNESS_ONLY]
 
 
 def backend_class(name: str) -> type[Backend]:
@@ -60,4 +64,4 @@ def backend_available(name: str, options: BackendOptions | None = None) -> tuple
 
 
 __all__ = ["Backend", "BackendInfo", "BackendOptions", "PRECISIONS", "backend_names", "backend_class",
-           "create_backend", "backend_available", "device_for", "ALIASES"]
+           "create_backend", "backend_available", "device_for", "ALIASES", "HARNESS_ONLY"]

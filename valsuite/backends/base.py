@@ -129,6 +129,12 @@ class Backend(ABC):
             raise ValsuiteError(f"{self.name}: input shape {shape} does not match model input "
                                 f"(N, {', '.join(map(str, self.spec.input_shape))})")
 
+    def layer_times(self, batch, runs: int):
+        """A per-layer profile of `runs` passes over `batch` (evaluate/layer_profile.LayerTimes).
+        A separate run: call it after the timed batches, never between them."""
+        raise ValsuiteError(f"--profile-layers is not available for backend {self.name}",
+                            hint="torch, onnxruntime and tensorrt have per-layer profiles")
+
     @abstractmethod
     def _activate(self) -> None: ...
 

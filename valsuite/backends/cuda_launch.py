@@ -15,6 +15,18 @@ class PendingCuda:
         self._host = host
         self._start, self._end, self._done = start, end, done
 
+    def spin(self) -> None:
+        """Busy-wait until the outputs are on the host (trtexec --useSpinWait): polling the event
+        keeps the thread awake, so no scheduler wake-up lands in Latency-all."""
+        while not self._done.query():
+            pass
+
+    @property
+    def d2h_ms(self) -> float:
+        """Device time from the end of the forward to the outputs on the host (the float cast of
+        the logits and the copy to pinned memory): trtexec's D2H Latency. Valid after wait()."""
+        return self._end.elapsed_time(self._done)
+
     def wait(self):
         """(host float32 outputs, model-only milliseconds), once the copy back has finished."""
         self._done.synchronize()
@@ -30,7 +42,7 @@ def launch(prepare, forward, x, stream, rows: int | None = None) -> PendingCuda:
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream), torch.inference_mode():
         start, end, done = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True),
-                            torch.cuda.Event())
+                            torch.cuda.Event(enable_timing=True))
         prepared = prepare(x)
         start.record(stream)
         out = forward(prepared)
@@ -45,8 +57,13 @@ def launch(prepare, forward, x, stream, rows: int | None = None) -> PendingCuda:
 class Finished:
     """What a synchronous backend's submit() returns: the result is already there."""
 
+    d2h_ms = None     # a synchronous engine call returns host outputs: the copy is not separable
+
     def __init__(self, result) -> None:
         self._result = result
+
+    def spin(self) -> None:
+        pass
 
     def wait(self):
         return self._result

@@ -79,6 +79,13 @@ class OnnxRuntimeBackend(Backend):
         model_ms = (time.perf_counter() - start) * 1e3
         return torch.from_numpy(np.asarray(out, dtype=np.float32)), model_ms
 
+    def layer_times(self, batch, runs: int):
+        """ONNX Runtime's own session profiling, per node, on a second session of the same file."""
+        from valsuite.evaluate.layer_profile import profile_onnxruntime
+
+        x = batch.detach().to("cpu").numpy().astype(np.float16 if self.input_is_fp16 else np.float32, copy=False)
+        return profile_onnxruntime(self.path, x, self._providers(), runs)
+
     def info(self) -> BackendInfo:
         from valsuite.fileio import read_sidecar
         from valsuite.onnxinfo import onnx_counts

@@ -224,6 +224,18 @@ class TensorRTBackend(Backend):
         end.synchronize()
         return host, start.elapsed_time(end)
 
+    def layer_times(self, batch, runs: int):
+        """TensorRT's IProfiler per engine layer (trtexec --dumpProfile); never run here (no TensorRT)."""
+        from valsuite.evaluate.layer_profile import LayerTimes
+        from valsuite.tensorrt.layer_timer import profile_context
+        from valsuite.tensorrt.versions import import_tensorrt
+
+        n = int(batch.shape[0])
+        self._set_batch(n)
+        self.in_buf[:n].copy_(batch.to("cuda"))
+        layers = profile_context(import_tensorrt(), self.context, self._execute, self.stream.synchronize, runs)
+        return LayerTimes("TensorRT IProfiler (per engine layer)", runs, sum(layers.values()), layers)
+
     def info(self) -> BackendInfo:
         details = {k: self.sidecar.get(k) for k in _SIDECAR_FACTS if k in self.sidecar}
         if self.external is not None:

@@ -92,6 +92,16 @@ class TorchBackend(LaunchesOnCuda, Backend):
 
         return launch(prepare, self.module, batch.to("cuda", non_blocking=True), self.stream)
 
+    def layer_times(self, batch, runs: int):
+        """torch.profiler per leaf module of the eager module (also under --cuda-graph: a graph
+        replay has no modules), with the input prepared exactly as in infer()."""
+        import torch
+
+        from valsuite.evaluate.layer_profile import profile_torch
+
+        x = batch.to(self.device).to(dtype=self.dtype if self.device == "cuda" else torch.float32)
+        return profile_torch(self.module, x.contiguous(memory_format=torch.channels_last), runs)
+
     def info(self) -> BackendInfo:
         size = self.nbytes / 2**20
         if self.precision in ("fp16", "bf16"):

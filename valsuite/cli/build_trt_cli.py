@@ -79,12 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     model, build = ModelOptions.from_args(args), TrtBuildOptions.from_args(args)
     popts = precision_options(args)
     from valsuite.export.onnx_export import parse_input_shape
-    from valsuite.models import resolve
     from valsuite.tensorrt.engines import ensure_engine
     from valsuite.tensorrt.profile import profile_from_args
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    spec = resolve(model.network, model.weights, model.random_weights)
+    spec = model.spec(tuple(args.input_shape[2:]) if args.input_shape else None)   # the profile follows H W
     if args.onnx is not None:
         check_given_onnx(spec, args.onnx, args.precision)
     shapes = profile_from_args(parse_input_shape(args.input_shape, spec), build.min_batch, build.opt_batch,

@@ -10,10 +10,21 @@ from typing import Callable, NoReturn
 from valsuite.errors import USER_ERROR_EXIT_CODE, ValsuiteError
 
 
+# seed-study spellings that valsuite replaced: refused with a pointer to what to type instead
+REPLACED_OPTIONS = {
+    "--pretrained": "pretrained weights are the default (--weights DEFAULT for the torchvision enum, "
+                    "--weights FILE for a checkpoint); --random-weights for random ones",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one `error:` line and a pointer to -h, not the usage block."""
 
     def error(self, message: str) -> NoReturn:
+        replaced = [flag for flag in REPLACED_OPTIONS if message.startswith("unrecognized arguments")
+                    and flag in message.split()]
+        if replaced:
+            message = f"{replaced[0]} is not an option of {self.prog}: {REPLACED_OPTIONS[replaced[0]]}"
         sys.stderr.write(f"error: {message}\n(see {self.prog} -h for the options)\n")
         raise SystemExit(USER_ERROR_EXIT_CODE)
 

@@ -24,10 +24,12 @@ def _inputs(job: JobOptions) -> tuple[Path | None, int]:
 
 
 def refuse_unused(job: JobOptions) -> None:
-    refuse(job.given("report", "sweep"), "with --compare")
+    refuse(job.given("report", "sweep", "measure"), "with --compare")
+    refuse(["--input_size"] if job.model.input_size else [], "with --compare (parity runs at the weights' native size)")
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision", "--inflight", "--warmup")],
            "with --compare (name backends and precisions with --candidates)")
     refuse([f for f in job.speed.given() if f != "--cuda-graph"], "with --compare")
+    refuse([f for f in job.given("data", "precision") if f in ("--class-list", "--calib-exclude")], "with --compare")
     if job.data.synthetic:
         refuse(["--synthetic"], "with --compare (random inputs are its default)")
 
@@ -57,7 +59,10 @@ def config_from_options(job: JobOptions):
         cfg.candidates, cfg.skipped = default_candidates(device, options)
         for item in cfg.skipped:
             print(f"skipped candidate {item['candidate']}: {item['reason']}")
-    if dataset is None and job.data.dataset is not None and not any(c.precision == "int8" for c in cfg.candidates):
+    if calib_source is None and job.precision.calib_dataset is None:
+        cfg.candidates = int8_needs_images(cfg.candidates, cfg.skipped)
+    calibrates = any(c.precision == "int8" and c.artifact is None for c in cfg.candidates)
+    if dataset is None and job.data.dataset is not None and not calibrates:
         refuse(["--dataset"], "with --inputs random and no int8 candidate (it only calibrates)")
     cfg.candidate_options = {c.name: candidate_options(job, c, calib_source) for c in cfg.candidates}
     # calibration images of an int8 candidate are never evaluated, by any candidate
@@ -74,6 +79,20 @@ def candidate_options(job: JobOptions, cand, calib_source):
 
     options = job.backend_options(cand.backend, calib_source)
     return dataclasses.replace(options, artifact=cand.artifact) if cand.artifact is not None else options
+
+
+def int8_needs_images(candidates: list, skipped: list[dict]) -> list:
+    """Without any image folder, int8 candidates cannot calibrate: said before any candidate is
+    built (an explicitly named one is an error, a default one a skip with its reason). FP16 needs
+    no images: its range check runs on seeded synthetic images."""
+    reason = "int8 calibration needs images (pass --calib-dataset DIR or --dataset DIR)"
+    calibrated_here = [c for c in candidates if c.precision == "int8" and c.artifact is None]  # not a given file
+    for cand in calibrated_here:
+        if cand.explicit:
+            raise ValsuiteError(f"candidate {cand.name}: {reason}")
+        skipped.append({"candidate": cand.name, "reason": reason})
+        print(f"skipped candidate {cand.name}: {reason}")
+    return [c for c in candidates if c not in calibrated_here]
 
 
 def run_compare_mode(job: JobOptions) -> int:

@@ -26,9 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     from valsuite.export.onnx_export import export_onnx
     from valsuite.fileio import read_sidecar
-    from valsuite.models import resolve
-
-    spec = resolve(model.network, model.weights, model.random_weights)
+    spec = model.spec(tuple(args.input_shape[2:]) if args.input_shape else None)   # H W of --input_shape
     path = export_onnx(spec, model.weights_dir, args.input_shape, opset=args.opset, force=args.force)
     facts = read_sidecar(path) or {}
     print(f"{path}  (sha256 {facts.get('sha256', '?')[:12]}, input {facts.get('input_shape')}, "

@@ -25,13 +25,47 @@ def refuse_unused(job: JobOptions, backends: list[str]) -> None:
         refuse(["--cuda-graph"], f"without a {'/'.join(CUDA_GRAPH_BACKENDS)} row")
 
 
+def output_locations(job: JobOptions, backends: list[str]) -> list:
+    """Every place this run writes: checked before the first image is read, so that a read-only
+    folder or an --output-json that is a folder never costs a whole evaluation."""
+    from valsuite.outputs import OutputLocation
+
+    locations = [OutputLocation("--results-dir", job.run.results_dir)]
+    if set(backends) - {"torch"}:     # ONNX files, engines, packages
+        locations.append(OutputLocation("--weights-dir", job.model.weights_dir))
+    if job.run.output_json is not None:
+        locations.append(OutputLocation("--output-json", job.run.output_json, "file"))
+    if job.speed.cache is not None:
+        locations.append(OutputLocation("--cache", job.speed.cache))
+    return locations
+
+
+def runnable_configs(configs: list, spec) -> tuple[list, list[dict]]:
+    """Check every backend x precision row before the first one runs: the unsupported ones are
+    listed as skipped with the reason (also as rows of the table), the rest run (none left: one
+    error listing why). A tensorrt row on a machine its flavour cannot run is one of them."""
+    from valsuite.backends.combos import Combination, combination_reason, runnable, skipped_lines
+    from valsuite.evaluate.runner import backend_options
+
+    combos = [Combination(c.backend, c.precision, c.device,
+                          combination_reason(spec, c.backend, c.precision, c.device, backend_options(c)))
+              for c in configs]
+    runnable(combos)   # raises when none can run
+    for line in skipped_lines(combos):
+        print(line, flush=True)
+    skipped = [{"kind": "skipped", "backend": c.backend, "precision": c.precision, "device": c.device,
+                "reason": c.reason} for c in combos if c.reason is not None]
+    return [cfg for cfg, combo in zip(configs, combos) if combo.reason is None], skipped
+
+
 def run_config(job: JobOptions, backend: str, precision: str, dataset, num_samples: int, exclude=frozenset(),
-               reason=None, artifact=None):
+               reason=None, several: bool = False, artifact=None):
     import dataclasses
 
     from valsuite.backends import device_for
     from valsuite.evaluate.runner import RunConfig
 
+    measure = job.measure
     options = job.backend_options(backend, dataset)
     if artifact is not None:  # onnxruntime:file=PATH / tensorrt:engine=PATH: the row runs that file
         options = dataclasses.replace(options, artifact=artifact)
@@ -41,7 +75,10 @@ def run_config(job: JobOptions, backend: str, precision: str, dataset, num_sampl
                      seed=job.data.seed, workers=job.run.workers, warmup_batches=job.run.warmup,
                      weights_dir=job.model.weights_dir, progress=not job.run.no_progress, inflight=job.run.inflight,
                      backend_options=options, exclude=exclude, exclude_reason=reason,
-                     cache=job.speed.cache, decode=job.speed.decode)
+                     cache=job.speed.cache, decode=job.speed.decode, input_size=job.model.input_hw(),
+                     timing=measure.timing(f"{backend}_{precision}" if several else ""),
+                     profile_layers=measure.profile_layers, monitor=not measure.no_monitor,
+                     monitor_interval_s=measure.monitor_interval_ms / 1e3, class_list=job.data.class_list)
 
 
 def rows(job: JobOptions) -> list[tuple]:
@@ -59,29 +96,26 @@ def rows(job: JobOptions) -> list[tuple]:
 
 
 def validate(job: JobOptions) -> int:
-    from valsuite.backends import backend_available
     from valsuite.evaluate.runner import calibration_exclusions
 
     wanted = rows(job)
-    refuse_unused(job, [b for b, _, _ in wanted])
+    backends = list(dict.fromkeys(b for b, _, _ in wanted))
+    refuse_unused(job, backends)
     dataset = job.data.folder()
+    from valsuite.outputs import check_writable
+
+    check_writable(output_locations(job, backends))
+    if job.precision.calib_exclude and dataset is None:
+        refuse(["--calib-exclude"], "without a dataset folder")
     num_samples = job.data.samples()
-    exclude, reason = calibration_exclusions(job.backend_options("torch", dataset).precision, dataset,
-                                             [p for b, p, a in wanted if a is None])
-    configs, skipped = [], []
-    for backend, precision, artifact in wanted:
-        cfg = run_config(job, backend, precision, dataset, num_samples, exclude, reason, artifact)
-        ok, why = backend_available(backend, cfg.backend_options)
-        if ok:
-            configs.append(cfg)
-        else:  # listed as skipped with the reason; the other rows still run
-            print(f"skipped {backend}:{precision}: {why}")
-            skipped.append({"kind": "skipped", "backend": backend, "precision": precision, "device": cfg.device,
-                            "reason": why})
-    records = run_configs(configs, job, skip_unsupported=False, skipped=skipped)
-    if not records:
-        raise ValsuiteError("no row could run on this machine", hint="see the skipped rows above")
-    return 0
+    precisions = [p for _, p, artifact in wanted if artifact is None]  # another tool's file calibrates nothing here
+    excluding = precisions + ["int8"] if job.precision.calib_exclude else precisions
+    exclude, reason = calibration_exclusions(job.backend_options("torch", dataset).precision, dataset, excluding,
+                                             job.data.class_list)
+    configs = [run_config(job, b, p, dataset, num_samples, exclude, reason, several=len(wanted) > 1, artifact=a)
+               for b, p, a in wanted]
+    records = run_configs(configs, job, skip_unsupported=False)
+    return 0 if records else 2
 
 
 def default_job(job: JobOptions) -> int:
@@ -91,10 +125,15 @@ def default_job(job: JobOptions) -> int:
     refuse(job.given("parity", "report", "sweep"), "without --compare/--report/--sweep")
     refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision")],
            "in the default job (it runs every backend at fp32); add -v --synthetic to choose")
+    refuse([f for f in job.given("data", "precision") if f in ("--class-list", "--calib-exclude")],
+           "in the default job (synthetic input, no dataset)")
+    from valsuite.outputs import check_writable
+
+    check_writable(output_locations(job, backend_names()))
     configs, skipped = [], []
     for name in backend_names():
-        cfg = run_config(job, name, "fp32", None, job.data.samples())
-        ok, reason = backend_available(name, cfg.backend_options)
+        cfg = run_config(job, name, "fp32", None, job.data.samples(), several=True)
+        ok, reason = backend_available(name, cfg.backend_options)   # the TensorRT flavour decides, e.g.
         if not ok:
             print(f"skipped backend {name}: {reason}")
             skipped.append({"kind": "skipped", "backend": name, "precision": "fp32", "device": cfg.device,
@@ -108,14 +147,18 @@ def default_job(job: JobOptions) -> int:
     return 0
 
 
-def run_configs(configs, job: JobOptions, skip_unsupported: bool, skipped: list[dict] = ()) -> list[dict]:
-    """Run each configuration, store each record, print one seed-style table."""
+def run_configs(configs, job: JobOptions, skip_unsupported: bool, skipped: list[dict] | None = None) -> list[dict]:
+    """Run each configuration, store each record, print one seed-style table (skipped rows listed in it)."""
     from valsuite.evaluate.runner import resolve_spec, run_one
-    from valsuite.results.record import write_record
+    from valsuite.results.record import store_record
     from valsuite.results.tables import seed_table, table_title
 
     records = []
     spec = resolve_spec(configs[0]) if configs else None
+    skipped = list(skipped or [])
+    if not skip_unsupported and configs:
+        configs, refused = runnable_configs(configs, spec)
+        skipped += refused
     out = job.run.output_json
     for cfg in configs:
         try:
@@ -127,16 +170,16 @@ def run_configs(configs, job: JobOptions, skip_unsupported: bool, skipped: list[
             continue
         record = outcome.record
         record["options_key"] = job.options_key()   # what a sweep matches records on
-        path = write_record(record, results_dir=job.run.results_dir)
+        # store_record: a location that fails at the end gets the record written elsewhere, said so
+        path = store_record(record, results_dir=job.run.results_dir)
         log.info("record written: %s", path)
         if out is not None:
             target = out if len(configs) == 1 else out.with_name(f"{out.stem}_{cfg.backend}_{cfg.precision}{out.suffix}")
-            write_record(record, target)
-            log.info("record written: %s", target)
+            log.info("record written: %s", store_record(record, target))
         records.append(record)
     if records:
         print()
         print(table_title(records))
         print()
-        print(seed_table(records + list(skipped)))
+        print(seed_table(records + skipped))
     return records

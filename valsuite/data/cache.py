@@ -22,7 +22,8 @@ import numpy as np
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_json, sidecar_path, write_sidecar
+from valsuite.fileio import (artifact_lock, publish, read_sidecar, sha256_json, sidecar_path, sidecar_stale_reason,
+                             write_sidecar)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def cache_path(cache_dir: Path, manifest: Manifest, pp: Preprocess) -> Path:
     """One file per dataset folder and preprocessing; a changed dataset overwrites (rebuilds) it."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(manifest.root).resolve().name) or "dataset"
     tag = sha256_json(pp.describe())[:12]
-    return Path(cache_dir) / f"{name}_{pp.crop_size}px_{tag}.npy"
+    size = pp.crop_size if pp.crop_hw is None else "x".join(map(str, pp.crop_hw))
+    return Path(cache_dir) / f"{name}_{size}px_{tag}.npy"
 
 
 class CachedDataset:
@@ -80,8 +82,25 @@ class CachedDataset:
         return np.array(self.array[index]), int(self.labels[index]), index, None
 
     def read_into(self, start: int, stop: int, out: np.ndarray) -> None:
-        """Copy images [start, stop) into `out` (a pinned buffer on CUDA): one memcpy, no stacking."""
-        np.copyto(out, self.array[start:stop])
+        """Read images [start, stop) into `out` (a pinned buffer on CUDA) with one pread.
+
+        Not a copy out of the memory map: faulting in a mapping page by page takes the process's
+        mmap lock, and 16 reader threads then queue on it (the null backend's cached pass ran at
+        64k img/s on the H200 that way). pread copies from the page cache with no faults."""
+        item = int(np.prod(self.pp.input_shape))
+        offset = int(self.array.offset) + start * item
+        want = (stop - start) * item
+        view = memoryview(out.reshape(-1)).cast("B")
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            done = 0
+            while done < want:
+                got = os.preadv(fd, [view[done:want]], offset + done)
+                if got <= 0:
+                    raise ValsuiteError(f"cache {self.path} is shorter than its sidecar says: rebuild it")
+                done += got
+        finally:
+            os.close(fd)
 
 
 def open_cache(cache_dir: str | Path, manifest: Manifest, pp: Preprocess, workers: int = 2,
@@ -91,6 +110,11 @@ def open_cache(cache_dir: str | Path, manifest: Manifest, pp: Preprocess, worker
     if cache_dir.exists() and not cache_dir.is_dir():
         raise ValsuiteError(f"--cache {cache_dir} is a file, not a folder")
     path = cache_path(cache_dir, manifest, pp)
+    with artifact_lock(path):   # parallel runs: the second waits, then reuses the finished cache
+        return _open_or_build(path, manifest, pp, workers, progress)
+
+
+def _open_or_build(path: Path, manifest: Manifest, pp: Preprocess, workers: int, progress: bool) -> "CachedDataset":
     key = cache_key(manifest, pp)
     sidecar = read_sidecar(path)
     reason = _stale_reason(path, sidecar, key, pp)
@@ -147,7 +171,7 @@ def build_cache(path: Path, manifest: Manifest, pp: Preprocess, key: dict, worke
             raise RuntimeError(f"cache build wrote {filled} of {len(manifest)} images")
         array.flush()
         del array
-        os.replace(tmp, path)
+        publish(tmp, path)   # the user's umask, not mkstemp's 0600
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -4,24 +4,29 @@ Workers only read file bytes (cheap) and sort files: baseline 8-bit three-compon
 the GPU; everything else (grayscale, CMYK/YCCK, Adobe-RGB, progressive, 12-bit, PNG...) is decoded
 by the CPU path (PIL, exactly as --decode cpu) in the worker and travels as a finished crop. On the
 GPU, `torchvision.io.decode_jpeg(list, device="cuda")` decodes the batch (hardware nvJPEG on
-A100/H100), images of equal size are resized together (antialiased, the weights' interpolation:
-the tensor twin of PIL's resize), rounded to uint8 and centre-cropped with the CPU path's offsets.
+A100/H100/H200), then the whole batch, whatever its image sizes, is resized and centre-cropped by
+two Triton kernels (gpu_resize.py: Pillow's filters and integer arithmetic, bit-identical to the
+CPU path's resize given the same decoded pixels).
 If nvJPEG rejects a batch, each of its files is retried alone and a file that still fails is
 decoded by PIL with a warning that names it; a file PIL cannot read either is an error naming it.
 
 The pixels differ slightly from the CPU path (nvJPEG's IDCT and chroma upsampling are not
-libjpeg-turbo's; float resize vs PIL's fixed-point passes), so top-1 can differ on a few images:
+libjpeg-turbo's; the resize itself is exact), so top-1 can differ on a few images:
 benchmarks/gpu_speed.py measures it (`decode_agreement`) and docs/speed.md reports it.
-Decoding runs on a background thread and its own CUDA stream, overlapping the model's compute.
+Three streams overlap: nvJPEG decodes batch i+1 on torchvision's decoder stream (the hardware
+JPEG engines) while the resize kernels of batch i run on the resize stream and the model computes
+on the backend's stream; a background thread drives decode and resize.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from valsuite.data.gpu_resize import resize_crop_batch
 from valsuite.data.loader import ManifestDataset
 from valsuite.data.manifest import Manifest
 from valsuite.data.preprocess import Preprocess, load_uint8
@@ -57,6 +62,16 @@ def gpu_decodable(data: bytes) -> bool:
     return False
 
 
+def read_file(path) -> np.ndarray:
+    """A file's bytes straight into a writable uint8 array (one copy, no bytes object)."""
+    with open(path, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = np.empty(size, dtype=np.uint8)
+        if handle.readinto(memoryview(data)) != size:
+            raise OSError("short read")
+    return data
+
+
 class EncodedDataset(ManifestDataset):
     """Item: (bytes as uint8 array | None, CPU crop | None, label, index, error): the file's bytes
     when nvJPEG can decode it, else the CPU-decoded crop."""
@@ -65,11 +80,11 @@ class EncodedDataset(ManifestDataset):
         entry = self.manifest.entries[index]
         path = self.manifest.path(entry)
         try:
-            data = path.read_bytes()
+            data = read_file(path)
         except OSError as exc:
             return None, None, entry.label, index, f"unreadable image {path}: {exc}"
-        if gpu_decodable(data):
-            return np.frombuffer(data, dtype=np.uint8), None, entry.label, index, None
+        if gpu_decodable(memoryview(data)):
+            return data, None, entry.label, index, None
         try:
             return None, load_uint8(path, self.pp), entry.label, index, None
         except ValsuiteError as exc:
@@ -78,21 +93,23 @@ class EncodedDataset(ManifestDataset):
 
 @dataclass
 class EncodedBatch:
-    data: "object"            # uint8 tensor: the GPU files' bytes, concatenated
-    offsets: list             # len(gpu_pos) + 1 offsets into data
+    files: list               # uint8 CPU tensors: the bytes of each GPU-decoded file
     gpu_pos: list             # batch positions decoded on the GPU
     crops: "object"           # uint8 tensor (k, 3, H, W): CPU-decoded files
     cpu_pos: list             # batch positions of those crops
-    paths: list               # path of every image in the batch (for error messages)
+    manifest: Manifest        # for the paths in error messages
     labels: "object"
     indices: "object"
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def path(self, position: int) -> str:
+        return str(self.manifest.path(self.manifest.entries[int(self.indices[position])]))
+
 
 def collate_encoded(items, manifest: Manifest, shape) -> EncodedBatch:
-    """One bytes tensor per batch: a worker sends one shared-memory block, not hundreds."""
+    """Lists, not one concatenated buffer: threads share memory, so no copy is needed."""
     import torch
 
     for *_, error in items:
@@ -100,13 +117,10 @@ def collate_encoded(items, manifest: Manifest, shape) -> EncodedBatch:
             raise ValsuiteError(error)
     gpu_pos = [i for i, item in enumerate(items) if item[0] is not None]
     cpu_pos = [i for i, item in enumerate(items) if item[0] is None]
-    chunks = [items[i][0] for i in gpu_pos]
-    offsets = np.cumsum([0] + [len(c) for c in chunks]).tolist()
-    data = torch.from_numpy(np.concatenate(chunks) if chunks else np.zeros(0, np.uint8))
+    files = [torch.from_numpy(items[i][0]) for i in gpu_pos]
     crops = torch.from_numpy(np.stack([items[i][1] for i in cpu_pos]) if cpu_pos
                              else np.zeros((0, *shape), np.uint8))
-    paths = [str(manifest.path(manifest.entries[item[3]])) for item in items]
-    return EncodedBatch(data, offsets, gpu_pos, crops, cpu_pos, paths,
+    return EncodedBatch(files, gpu_pos, crops, cpu_pos, manifest,
                         torch.tensor([item[2] for item in items], dtype=torch.int64),
                         torch.tensor([item[3] for item in items], dtype=torch.int64))
 
@@ -128,15 +142,24 @@ def encoded_loader(manifest: Manifest, pp: Preprocess, batch_size: int, workers:
 
 
 def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, depth: int):
-    """Keep `depth` batches of reads in flight; yield collated batches (or error markers) in order."""
+    """Keep `depth` batches of reads in flight; yield collated batches (or error markers) in order.
+
+    Each batch is split into one contiguous chunk per thread: a few tasks per batch, not one per
+    file (a task per file cost more Python time under the GIL than reading the file)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     total = len(dataset)
     starts = iter(range(0, total, batch_size))
+
+    def read(lo: int, hi: int) -> list:
+        return [dataset[i] for i in range(lo, hi)]
+
     with ThreadPoolExecutor(max_workers=threads) as pool:
         def submit(start: int) -> list:
-            return [pool.submit(dataset.__getitem__, i) for i in range(start, min(start + batch_size, total))]
+            stop = min(start + batch_size, total)
+            step = -(-(stop - start) // threads)
+            return [pool.submit(read, lo, min(lo + step, stop)) for lo in range(start, stop, step)]
 
         # range first: zip stops on it before pulling (and losing) one more start
         pending = deque(submit(start) for _, start in zip(range(depth), starts))
@@ -145,54 +168,28 @@ def _threaded_batches(dataset: EncodedDataset, batch_size: int, threads: int, de
             following = next(starts, None)
             if following is not None:
                 pending.append(submit(following))
-            items = [future.result() for future in futures]
+            items = [item for future in futures for item in future.result()]
             try:
                 yield collate_encoded(items, dataset.manifest, dataset.pp.input_shape)
             except ValsuiteError as exc:
                 yield exc
 
 
-def resize_crop_gpu(images: list, pp: Preprocess):
-    """Decoded CHW uint8 CUDA images -> (N, 3, crop, crop) uint8: the tensor twin of resize_crop."""
-    import torch
-    import torch.nn.functional as F
-
-    crop = pp.crop_size
-    out = torch.empty((len(images), 3, crop, crop), dtype=torch.uint8, device=images[0].device)
-    groups: dict = {}
-    for i, img in enumerate(images):
-        groups.setdefault(tuple(img.shape[-2:]), []).append(i)
-    for (height, width), members in groups.items():     # one resize per image size, not per image
-        size = _resized_size(height, width, pp.resize_size)
-        x = torch.stack([images[i] for i in members]).float()
-        if size != (height, width):
-            x = F.interpolate(x, size=size, mode=pp.interpolation, antialias=pp.interpolation != "nearest",
-                              align_corners=False if pp.interpolation != "nearest" else None)
-        x = x.round_().clamp_(0, 255)
-        top = int(round((size[0] - crop) / 2.0))
-        left = int(round((size[1] - crop) / 2.0))
-        out[members] = x[:, :, top:top + crop, left:left + crop].to(torch.uint8)
-    return out
-
-
-def _resized_size(height: int, width: int, resize: int) -> tuple[int, int]:
-    """Shorter side -> resize, longer side truncated, exactly as preprocess.resize_crop."""
-    if width <= height:
-        return int(resize * height / width), resize
-    return resize, int(resize * width / height)
-
-
 class GpuDecoded:
     """A staged batch decoded on the decode stream; ready() waits for it (see evaluate/stages.py)."""
 
-    def __init__(self, batch: EncodedBatch, images, timer) -> None:
+    h2d_ms = None   # file bytes go up inside the decode: no separate host-to-device copy of images
+
+    def __init__(self, batch: EncodedBatch, images, timer, keep=None) -> None:
         self.batch = batch
         self._images = images
         self._timer = timer
+        self._keep = keep            # decoded images and kernel buffers, alive until the resize ran
         self.pre_ms = 0.0
 
     def ready(self) -> None:
         self.pre_ms = self._timer.wait()
+        self._keep = None
         if self._images.is_cuda:
             import torch
 
@@ -259,6 +256,13 @@ class GpuDecodeStage:
     name = "gpu-decode"
 
     def __init__(self, pp: Preprocess, device: str = "cuda", depth: int = 2) -> None:
+        if pp.interpolation not in ("bilinear", "bicubic"):
+            raise ValsuiteError(f"--decode gpu resizes with bilinear or bicubic filters, not {pp.interpolation}",
+                                hint="use --decode cpu")
+        if pp.crop_hw is not None and pp.crop_hw != (pp.crop_size, pp.crop_size):
+            # the batched kernels crop a square of crop_size; an --input_size crop would not fit
+            raise ValsuiteError(f"--decode gpu crops the native {pp.crop_size}x{pp.crop_size} only, not "
+                                f"{pp.crop_hw[0]}x{pp.crop_hw[1]}", hint="use --decode cpu with --input_size")
         self.pp = pp
         self.device = device
         self.depth = depth
@@ -282,24 +286,25 @@ class GpuDecodeStage:
         timer = _CudaTimer(self.stream) if self.device == "cuda" else _HostTimer()
         with timer:
             out = torch.empty((len(batch), *self.pp.input_shape), dtype=torch.uint8, device=self.device)
-            cpu_pos, crops = list(batch.cpu_pos), [batch.crops]
+            cpu_pos, crops, keep = list(batch.cpu_pos), [batch.crops], None
             if batch.gpu_pos:
-                chunks = [batch.data[a:b] for a, b in zip(batch.offsets[:-1], batch.offsets[1:])]
-                decoded, failed = self._decode_jpegs(chunks, [batch.paths[i] for i in batch.gpu_pos])
+                decoded, failed = self._decode_jpegs(batch.files, batch, batch.gpu_pos)
                 ok = [p for k, p in enumerate(batch.gpu_pos) if k not in failed]
                 if ok:
-                    out[ok] = resize_crop_gpu([d for d in decoded if d is not None], self.pp)
+                    images = [d for d in decoded if d is not None]
+                    keep = (images, resize_crop_batch(images, out, ok, self.pp.resize_size, self.pp.crop_size,
+                                                      self.pp.interpolation))
                 if failed:
-                    extra = [load_uint8(batch.paths[batch.gpu_pos[k]], self.pp) for k in sorted(failed)]
+                    extra = [load_uint8(batch.path(batch.gpu_pos[k]), self.pp) for k in sorted(failed)]
                     cpu_pos += [batch.gpu_pos[k] for k in sorted(failed)]
                     crops.append(torch.from_numpy(np.stack(extra)))
             if cpu_pos:
                 out[cpu_pos] = torch.cat(crops).to(self.device)
         self.gpu_files += len(batch) - len(cpu_pos)
         self.cpu_files += len(cpu_pos)
-        return GpuDecoded(batch, out, timer)
+        return GpuDecoded(batch, out, timer, keep)
 
-    def _decode_jpegs(self, chunks: list, paths: list):
+    def _decode_jpegs(self, chunks: list, batch: EncodedBatch, positions: list):
         """(decoded list with None for failures, set of failed positions): one bad file never stops the batch."""
         from torchvision.io import ImageReadMode, decode_jpeg
 
@@ -309,11 +314,11 @@ class GpuDecodeStage:
             log.warning("nvJPEG rejected a batch (%s); retrying its %d files one by one",
                         str(exc).splitlines()[0], len(chunks))
         decoded, failed = [], set()
-        for k, (chunk, path) in enumerate(zip(chunks, paths)):
+        for k, (chunk, pos) in enumerate(zip(chunks, positions)):
             try:
                 decoded.append(decode_jpeg(chunk, mode=ImageReadMode.RGB, device=self.device))
             except RuntimeError as exc:
-                log.warning("nvJPEG cannot decode %s (%s): decoded by PIL", path, str(exc).splitlines()[0])
+                log.warning("nvJPEG cannot decode %s (%s): decoded by PIL", batch.path(pos), str(exc).splitlines()[0])
                 decoded.append(None)
                 failed.add(k)
         return decoded, failed

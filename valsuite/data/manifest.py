@@ -61,43 +61,62 @@ class Manifest:
             "num_classes": self.num_classes_present,
             "file_list_sha256": self.file_list_hash(),
             "mapping": self.mapping.source,
+            "custom_classes": self.mapping.custom,
             "ignored_files": len(self.ignored_files),
             "manifest_sha256": manifest_file_sha256(self.root),
         }
 
 
-def scan_dataset(root: str | Path, mapping: SynsetMapping | None = None) -> Manifest:
-    """List `root/<wnid>/*` images; unknown wnid folders and an empty set are user errors."""
+def check_dataset_folder(root: Path) -> None:
+    """A missing dataset and a dataset path that is a file are different mistakes: say which."""
+    if root.is_dir():
+        return
+    hint = "pass --dataset DIR (DIR/<wnid>/*.JPEG; see format_dataset.py) or --synthetic"
+    if root.exists():
+        raise ValsuiteError(f"dataset {root} is a file, not a folder", hint=hint)
+    raise ValsuiteError(f"dataset folder not found: {root}", hint=hint)
+
+
+def _hidden(rel: Path) -> bool:
+    """macOS `._x.JPEG` resource forks, `.hidden.JPEG`, anything under a dot-folder."""
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def _class_files(root: Path, class_dir: Path, label: int, entries: list, ignored: list) -> None:
+    for path in sorted(class_dir.rglob("*")):
+        if path.is_dir():
+            continue
+        rel = path.relative_to(root)
+        if path.suffix.lower() in IMAGE_EXTENSIONS and not _hidden(rel):
+            entries.append(ImageEntry(rel.as_posix(), label))
+        else:
+            ignored.append(rel.as_posix())
+
+
+def scan_dataset(root: str | Path, mapping: SynsetMapping | None = None,
+                 class_list: str | Path | None = None) -> Manifest:
+    """List `root/<wnid>/*` images; unknown wnid folders and an empty set are user errors.
+    Dot-files and files without an image extension are not evaluated; they are counted in the
+    manifest's ignored files (and the record)."""
     root = Path(root)
-    if not root.is_dir():
-        raise ValsuiteError(
-            f"dataset folder not found: {root}",
-            hint="pass --dataset DIR with DIR/<wnid>/*.JPEG, see format_dataset.py",
-        )
-    mapping = mapping or find_mapping(root)
+    check_dataset_folder(root)
+    mapping = mapping or find_mapping(root, class_list)
     index = mapping.index
     entries: list[ImageEntry] = []
     ignored: list[str] = []
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [d.name for d in class_dirs if d.name not in index]
     if unknown:
+        what = "classes of the class list" if mapping.custom else "ImageNet wnids of"
         raise ValsuiteError(
-            f"{root}: {len(unknown)} folder(s) are not ImageNet wnids of {mapping.source}, "
+            f"{root}: {len(unknown)} folder(s) are not {what} {mapping.source}, "
             f"first: {unknown[0]!r}",
             hint="the layout is DIR/<wnid>/<image>",
         )
     for class_dir in class_dirs:
-        label = index[class_dir.name]
-        for path in sorted(class_dir.rglob("*")):
-            if path.is_dir():
-                continue
-            rel = path.relative_to(root).as_posix()
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                entries.append(ImageEntry(rel, label))
-            else:
-                ignored.append(rel)
+        _class_files(root, class_dir, index[class_dir.name], entries, ignored)
     if ignored:
-        log.warning("%s: %d file(s) without an image extension are not evaluated, first: %s",
+        log.warning("%s: %d file(s) not evaluated (dot-files or no image extension), first: %s",
                     root, len(ignored), ignored[0])
     if not entries:
         raise ValsuiteError(f"no images found under {root}/<wnid>/", hint="is this the val folder?")

@@ -8,10 +8,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from valsuite.backends import BackendOptions, create_backend
 from valsuite.data.loader import ManifestDataset, SyntheticDataset, iterate_batches, make_loader
 from valsuite.data.manifest import Manifest, scan_dataset
 from valsuite.errors import ValsuiteError
+from valsuite.evaluate.timing import TimingOptions, export_times
 from valsuite.evaluate.validate import ValidationResult, run_validation
 from valsuite.models import resolve
 from valsuite.models.spec import ModelSpec
@@ -43,6 +46,14 @@ class RunConfig:
     cache: Path | None = None            # --cache DIR: preprocessed uint8 crops, memory-mapped
     inflight: int = 1                    # batches submitted before the oldest is collected
     decode: str = "cpu"                  # --decode gpu: batched nvJPEG decode + resize on the GPU
+    input_size: tuple[int, int] | None = None   # --input_size HxW; None: the weights' native size
+    timing: TimingOptions = field(default_factory=TimingOptions)
+    count_flops: bool = True             # GFLOPs/params with torch's FLOP counter (one extra model build)
+    profile_layers: int | None = None    # --profile-layers N: the N most expensive layers, separate run
+    profile_runs: int = 5
+    monitor: bool = True                 # utilisation timeline (NVML on CUDA, psutil on the CPU)
+    monitor_interval_s: float = 0.05
+    class_list: Path | None = None       # --class-list FILE: a custom class list (recorded as such)
 
 
 @dataclass
@@ -53,7 +64,8 @@ class RunOutcome:
 
 
 def resolve_spec(cfg: RunConfig) -> ModelSpec:
-    return resolve(cfg.network, cfg.weights, cfg.random_weights)
+    spec = resolve(cfg.network, cfg.weights, cfg.random_weights)
+    return spec.at_input_size(*cfg.input_size) if cfg.input_size else spec
 
 
 def _images(cfg: RunConfig, spec: ModelSpec):
@@ -63,13 +75,14 @@ def _images(cfg: RunConfig, spec: ModelSpec):
             raise ValsuiteError(f"--num_samples must be at least 1, got {cfg.num_samples}")
         data = SyntheticDataset(cfg.num_samples, spec.preprocess, cfg.seed)
         return data, None, {"path": None, "synthetic": True, "num_images": cfg.num_samples, "seed": cfg.seed}
-    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason)
+    manifest, facts = evaluation_manifest(cfg.dataset, cfg.exclude, cfg.exclude_reason, cfg.class_list)
     return ManifestDataset(manifest, spec.preprocess), manifest, facts
 
 
-def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None) -> tuple[Manifest, dict]:
+def evaluation_manifest(dataset: Path, exclude=frozenset(), reason: str | None = None,
+                        class_list: Path | None = None) -> tuple[Manifest, dict]:
     """The images a run evaluates (calibration images excluded) and the dataset facts for its record."""
-    manifest = scan_dataset(dataset)
+    manifest = scan_dataset(dataset, class_list=class_list)
     facts = {}
     if exclude:
         before = len(manifest)
@@ -92,17 +105,114 @@ def run_one(cfg: RunConfig, spec: ModelSpec | None = None) -> RunOutcome:
     setup_s = time.perf_counter() - start
     try:
         batches, stage = make_pipeline(cfg, spec, dataset)
-        result = run_validation(backend, batches, len(dataset), spec.preprocess,
-                                cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
-                                inflight=cfg.inflight)
+        _reset_cuda_peak(cfg.device)
+        with _sampler(cfg) as sampler:
+            result = run_validation(backend, batches, len(dataset), spec.preprocess,
+                                    cfg.batch_size, cfg.warmup_batches, cfg.progress, stage=stage,
+                                    inflight=cfg.inflight, timing=cfg.timing)
+        torch_peak = _torch_peak_mb(cfg.device)
         info = backend.info()
+        profile = layer_profile(cfg, spec, backend) if cfg.profile_layers else None
         if stage is not None and hasattr(stage, "describe"):
             dataset_facts = dataset_facts | {"decode_details": stage.describe()}
     finally:
         backend.deactivate()
     record = make_record(cfg, spec, backend, info, result, dataset_facts, setup_s,
                          input_kind="synthetic" if manifest is None else "dataset")
+    finish_timing(cfg, record, result)
+    record["utilisation"] = (sampler.summary() if cfg.monitor else {"source": None, "unavailable": "off"}) | torch_peak
+    if profile is not None:
+        record["layer_profile"] = profile
     return RunOutcome(record, result, manifest)
+
+
+def _sampler(cfg: RunConfig):
+    """The utilisation sampler around the measured loop, or a no-op context when it is off."""
+    import contextlib
+
+    from valsuite.evaluate.monitor import UtilSampler
+
+    return UtilSampler(cfg.device, cfg.monitor_interval_s) if cfg.monitor else contextlib.nullcontext()
+
+
+def _reset_cuda_peak(device: str) -> None:
+    """NVML sees the whole device, including what torch's caching allocator keeps from earlier
+    runs of this process; torch's own peak, reset here, is this run's alone."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _torch_peak_mb(device: str) -> dict:
+    if device != "cuda":
+        return {}
+    import torch
+
+    return {"torch_peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20}
+
+
+def layer_profile(cfg: RunConfig, spec: ModelSpec, backend) -> dict:
+    """A separate profiling run after the timed batches (profilers perturb timing), on one
+    seeded batch of the run's size. A backend without a profiler: the record says why, the run
+    goes on (its measurements are unaffected)."""
+    import torch
+
+    from valsuite.evaluate.layer_profile import profile_table
+    from valsuite.evaluate.stages import model_input
+
+    if cfg.profile_layers < 1:
+        raise ValsuiteError(f"--profile-layers must be at least 1, got {cfg.profile_layers}")
+    images = torch.from_numpy(np.random.default_rng(cfg.seed).integers(
+        0, 256, size=(cfg.batch_size, *spec.input_shape), dtype=np.uint8))
+    device = backend.input_device
+    try:
+        times = backend.layer_times(model_input(images.to(device), spec.preprocess, device), cfg.profile_runs)
+    except ValsuiteError as exc:
+        log.warning("%s: no layer profile: %s", backend.name, exc)
+        return {"error": str(exc)}
+    summary = times.summary(cfg.profile_layers, cfg.batch_size)
+    log.info("layer profile of %s %s:\n%s", spec.network, backend.name, profile_table(summary))
+    return summary
+
+
+def finish_timing(cfg: RunConfig, record: dict, result: ValidationResult) -> None:
+    """The stability warning on the console (it is in the record too) and --export-times."""
+    warning = record["stability"]["warning"]
+    if warning:
+        log.warning("%s %s:%s: %s", record["network"], record["backend"], record["precision"], warning)
+    if cfg.timing.export_times is not None:
+        context = {k: record[k] for k in ("run_id", "network", "backend", "precision", "device", "batch_size",
+                                          "input_size")}
+        path = export_times(cfg.timing.export_times, result.iterations(), context)
+        record["export_times"] = str(path)
+
+
+def model_cost(cfg: RunConfig, spec: ModelSpec) -> dict:
+    """GFLOPs and parameters at the run's input size (a failure leaves None, never stops the run)."""
+    if not cfg.count_flops:
+        return {"gflops": None, "model_params": None, "flops_counter": "off"}
+    from valsuite.models.flops import spec_cost
+
+    cost = spec_cost(spec)
+    return {"gflops": cost["gflops"], "model_params": cost["params"], "flops_counter": cost["flops_counter"]}
+
+
+def accuracy_fields(spec: ModelSpec, summary: dict, backend: str = "") -> dict:
+    """Accuracy only at the weights' native size: at any other, a note instead of a number.
+    The null backend's all-zero outputs tie every class, so its ranking means nothing."""
+    if backend == "null":
+        return {"prec1": None, "prec5": None,
+                "accuracy_note": "accuracy not reported: the null backend returns zeros (measures the harness)"}
+    if spec.native_size:
+        return {}
+    h, w = spec.input_shape[1:]
+    note = (f"accuracy not reported: input {h}x{w} is not the size the weights were trained and "
+            f"evaluated at ({spec.native_preprocess.crop_size}x{spec.native_preprocess.crop_size}); "
+            "this run measures speed")
+    return {"prec1": None, "prec5": None, "accuracy_note": note,
+            "measured_prec1_off_native": summary.get("prec1")}
 
 
 def backend_options(cfg: RunConfig) -> BackendOptions:
@@ -110,14 +220,16 @@ def backend_options(cfg: RunConfig) -> BackendOptions:
                                max_batch=cfg.batch_size)
 
 
-def calibration_exclusions(options, dataset: Path | None, precisions: list[str]) -> tuple[frozenset, str | None]:
-    """When a run has an int8 row, every row of it (so the table compares like with like) skips the
-    calibration images that come from the evaluated folder; the record's dataset facts say so."""
+def calibration_exclusions(options, dataset: Path | None, precisions: list[str],
+                           class_list: Path | None = None) -> tuple[frozenset, str | None]:
+    """When a run (or a sweep) has an int8 row, every row of it (so the table compares like with
+    like) skips the calibration images that come from the evaluated folder; the record's dataset
+    facts say so. A sweep's non-int8 children pass "int8" in `precisions` for the same reason."""
     if dataset is None or "int8" not in precisions:
         return frozenset(), None
     from valsuite.precision import calibration_exclusions as exclusions
 
-    excluded, facts = exclusions(options, scan_dataset(dataset))
+    excluded, facts = exclusions(options, scan_dataset(dataset, class_list=class_list))
     return (frozenset(excluded), facts["excluded_reason"]) if excluded else (frozenset(), None)
 
 
@@ -163,11 +275,14 @@ def make_pipeline(cfg: RunConfig, spec: ModelSpec, dataset):
 def make_record(cfg: RunConfig, spec: ModelSpec, backend, info, result: ValidationResult,
                 dataset_facts: dict, setup_s: float, input_kind: str, kind: str = "validation",
                 **extra) -> dict:
+    summary = result.summary()
     return new_record(
         kind,
         network=spec.network, weights=spec.weights_id, backend=backend.name, precision=cfg.precision,
         device=cfg.device, batch_size=cfg.batch_size, input=input_kind,
-        **result.summary(),
+        **(summary | accuracy_fields(spec, summary, backend.name)),
+        input_size=list(spec.input_shape[1:]), native_input_size=spec.native_size,
+        model_config=dict(spec.model_config), **model_cost(cfg, spec),
         model_size_mb=info.model_size_mb, num_layers=info.num_layers, num_params=info.num_params,
         artifact=info.artifact, backend_details=info.details, setup_s=setup_s, workers=cfg.workers, inflight=cfg.inflight,
         dataset=dataset_facts, preprocess=spec.preprocess.describe(), published=spec.published,

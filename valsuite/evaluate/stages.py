@@ -17,6 +17,7 @@ class SerialStaged:
     """CPU (or the reference): the copy happens inside the timed window, nothing overlaps."""
 
     pre_ms = 0.0
+    h2d_ms = None      # the copy (a no-op on the CPU) is inside the engine call: not separable
 
     def __init__(self, batch, device: str) -> None:
         self.batch = batch
@@ -68,6 +69,11 @@ class CudaCopyStaged:
 
     def device_images(self):
         return self._images
+
+    @property
+    def h2d_ms(self) -> float:
+        """The copy's own device time (CUDA events), trtexec's H2D Latency."""
+        return self.pre_ms
 
 
 class CudaCopyStage:

@@ -13,6 +13,7 @@ is `e2e_throughput_img_s`: timed images over the wall time after warm-up.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ import numpy as np
 from valsuite.data.preprocess import Preprocess
 from valsuite.errors import ValsuiteError
 from valsuite.evaluate.accuracy import TopKAccuracy
-from valsuite.results.record import latency_stats
+from valsuite.evaluate.timing import TimingOptions, latency_stats, stability
+
+log = logging.getLogger(__name__)
 
 
 def default_warmup(num_batches: int) -> int:
@@ -30,6 +33,22 @@ def default_warmup(num_batches: int) -> int:
     if num_batches <= 1:
         return 0
     return min(num_batches - 1, max(1, math.ceil(0.1 * num_batches)))
+
+
+def resolve_warmup(requested: int | None, num_batches: int) -> int:
+    """--warmup N, but at least one batch is always timed: a warm-up that covered every batch
+    would leave the latency columns empty without a word, so it is cut to num_batches - 1 (with
+    a warning). A single batch is timed (the synthetic pre-warm batch absorbed lazy set-up)."""
+    if requested is None:
+        return default_warmup(num_batches)
+    if requested < 0:
+        raise ValsuiteError(f"--warmup must be 0 or more, got {requested}")
+    if requested >= num_batches:
+        kept = max(0, num_batches - 1)
+        log.warning("--warmup %d covers all %d batch(es): timing the last %d batch(es) with %d warm-up",
+                    requested, num_batches, num_batches - kept, kept)
+        return kept
+    return requested
 
 
 @dataclass
@@ -40,12 +59,17 @@ class ValidationResult:
     indices: list = field(default_factory=list)
     latency_all_ms: list = field(default_factory=list)    # timed batches only
     latency_model_ms: list = field(default_factory=list)
+    h2d_ms: list = field(default_factory=list)          # host-to-device copy (None where not separate)
+    d2h_ms: list = field(default_factory=list)          # device-to-host copy of the outputs
+    timed_batch_sizes: list = field(default_factory=list)
+    timing: TimingOptions = field(default_factory=TimingOptions)
     timed_images: int = 0
     warmup_batches: int = 0
     num_batches: int = 0
     wall_s: float = 0.0
     timed_wall_s: float = 0.0                           # wall time of the timed batches, loader waits included
     stage: str = "serial"                               # how batches reached the device (stages.py)
+    inflight: int = 1
 
     @property
     def prec1(self) -> float | None:
@@ -64,13 +88,28 @@ class ValidationResult:
         """Images per second of the whole pipeline after warm-up (what a 50,000-image pass sees)."""
         return self.timed_images / self.timed_wall_s if self.timed_wall_s > 0 else None
 
+    def iterations(self) -> list[dict]:
+        """Every timed batch, in order (what --export-times writes)."""
+        return [{"batch": i, "images": n, "latency_all_ms": a, "latency_model_ms": m, "h2d_ms": h, "d2h_ms": d}
+                for i, (n, a, m, h, d) in enumerate(zip(self.timed_batch_sizes, self.latency_all_ms,
+                                                        self.latency_model_ms, self.h2d_ms, self.d2h_ms))]
+
     def summary(self) -> dict:
+        pcts = self.timing.percentiles
+        model = latency_stats(self.latency_model_ms, pcts)
         return {
             "num_images": self.num_images,
             "prec1": self.prec1,
             "prec5": self.prec5,
-            "latency_all_ms": latency_stats(self.latency_all_ms),
-            "latency_model_ms": latency_stats(self.latency_model_ms),
+            "latency_all_ms": latency_stats(self.latency_all_ms, pcts),
+            "latency_model_ms": model,
+            # trtexec's three columns; None where the backend cannot separate the copies (CPU)
+            "h2d_ms": latency_stats(self.h2d_ms, pcts),
+            "d2h_ms": latency_stats(self.d2h_ms, pcts),
+            "timing": {"percentiles": list(pcts), "spin_wait": self.timing.spin_wait,
+                       "loop": "synchronous per batch" if self.inflight == 1 else
+                       f"{self.inflight} batches in flight (enqueues overlap, as trtexec)"},
+            "stability": stability(model, self.timing.cv_warn),
             "throughput_img_s": self.throughput(),
             "pipeline_throughput_img_s": self.num_images / self.wall_s if self.wall_s > 0 else None,
             "e2e_throughput_img_s": self.e2e_throughput(),
@@ -93,7 +132,7 @@ def _score(result: ValidationResult, outputs, labels) -> None:
 
 def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_size: int,
                    warmup_batches: int | None = None, progress: bool = True,
-                   stage=None, inflight: int = 1) -> ValidationResult:
+                   stage=None, inflight: int = 1, timing: TimingOptions | None = None) -> ValidationResult:
     """Evaluate `backend` on `batches` (iterable of loader.Batch) holding `num_expected` images.
 
     `stage` turns batches into staged batches on the device (stages.py); by default a serial copy
@@ -109,10 +148,11 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
     if inflight < 1:
         raise ValsuiteError(f"--inflight must be at least 1, got {inflight}")
     num_batches = math.ceil(num_expected / batch_size)
-    warmup = default_warmup(num_batches) if warmup_batches is None else min(warmup_batches, num_batches)
+    warmup = resolve_warmup(warmup_batches, num_batches)
     device = backend.input_device
     stage = stage or default_stage(device)
-    result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name)
+    result = ValidationResult(warmup_batches=warmup, num_batches=num_batches, stage=stage.name,
+                              timing=timing or TimingOptions(), inflight=inflight)
     _prewarm(backend, pp, min(batch_size, num_expected), device)
     bar = _progress(num_expected, backend, progress)
     clock = {"start": time.perf_counter()}
@@ -141,6 +181,9 @@ def run_validation(backend, batches, num_expected: int, pp: Preprocess, batch_si
 def _collect(result: ValidationResult, item, warmup: int, clock: dict, bar) -> None:
     """Wait for one submitted batch, time it (Latency-all ends at host outputs) and score it."""
     number, staged, start, submitted = item
+    # submit() results need only wait(); spin() and d2h_ms are optional (cuda_launch has both)
+    if result.timing.spin_wait and hasattr(submitted, "spin"):
+        submitted.spin()                     # busy-wait: no wake-up latency of a sleeping thread
     outputs, model_ms = submitted.wait()
     outputs = outputs.to("cpu")
     elapsed_ms = (time.perf_counter() - start) * 1e3 + staged.pre_ms
@@ -148,6 +191,9 @@ def _collect(result: ValidationResult, item, warmup: int, clock: dict, bar) -> N
     if number >= warmup:
         result.latency_all_ms.append(elapsed_ms)
         result.latency_model_ms.append(model_ms)
+        result.h2d_ms.append(staged.h2d_ms)
+        result.d2h_ms.append(getattr(submitted, "d2h_ms", None))
+        result.timed_batch_sizes.append(len(batch))
         result.timed_images += len(batch)
     _score(result, outputs.float(), batch.labels)
     result.indices.extend(batch.indices.tolist())

@@ -16,8 +16,9 @@ import numpy as np
 
 from valsuite import __version__
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import read_sidecar, sidecar_stale_reason, sha256_file, write_sidecar
 from valsuite.export.simplify import simplifier_version, simplify_export
+from valsuite.fileio import (artifact_lock, publish, read_sidecar, sha256_file, sidecar_stale_reason,
+                             temp_path_for, write_sidecar)
 from valsuite.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,16 @@ def _torch_export(module, sample, path: Path, dynamic: bool, opset: int) -> None
     import torch
 
     axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
-    tmp = path.with_name(f".{path.name}.tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but exact and stable
-        torch.onnx.export(module, (sample,), str(tmp), opset_version=opset, input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True,
-                          dynamo=False)
-    os.replace(tmp, path)
+    tmp = temp_path_for(path)   # unique: parallel runs into one folder never share it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but exact and stable
+            torch.onnx.export(module, (sample,), str(tmp), opset_version=opset, input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True,
+                              dynamo=False)
+        publish(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_against_torch(module, onnx_path: Path, input_shape: tuple[int, ...], seed: int = 0) -> float:
@@ -121,19 +125,24 @@ def export_onnx(spec: ModelSpec, weights_dir: str | Path = "weights", input_shap
                 opset: int = DEFAULT_OPSET, force: bool = False, tolerance: float = 1e-3,
                 simplify: bool = True) -> Path:
     """The FP32 ONNX for `spec`: reused when its sidecar matches, else exported, simplified and checked."""
-    import torch
-
     if opset < 17:
         raise ValsuiteError(f"opset {opset} is too old: valsuite exports opset 17 or newer")
     shape = parse_input_shape(input_shape, spec)
     path = onnx_path_for(spec, Path(weights_dir), shape)
     facts = export_facts(spec, shape, opset, simplify)
-    reason = "forced" if force else stale_reason(path, facts)
-    if reason is None:
-        return path
+    with artifact_lock(path):   # a parallel run exporting the same file waits, then reuses it
+        reason = "forced" if force else stale_reason(path, facts)
+        if reason is None:
+            return path
+        return _export_checked(spec, path, shape, opset, facts, reason, tolerance, simplify)
+
+
+def _export_checked(spec: ModelSpec, path: Path, shape: tuple[int, ...], opset: int, facts: dict,
+                    reason: str, tolerance: float, simplify: bool = True) -> Path:
+    import torch
+
+    module = spec.build()   # missing weights are reported before anything says "exporting"
     log.info("exporting %s to %s (%s)", spec.network, path, reason)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module = spec.build()
     sample = torch.zeros((2 if shape[0] == -1 else shape[0], *shape[1:]))
     _torch_export(module, sample, path, dynamic=shape[0] == -1, opset=opset)
     simplified = simplify_export(path, shape).facts if simplify else None

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from valsuite.errors import ValsuiteError
+from valsuite.fileio import publish, temp_path_for
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def simplify_export(onnx_path: Path, input_shape: tuple[int, ...], tolerance: fl
              "nodes_before": len(model.graph.node), "nodes_after": len(slim.graph.node),
              "ops_before": {k: v for k, v in op_counts(model).items() if k in WATCHED_OPS},
              "ops_after": {k: v for k, v in op_counts(slim).items() if k in WATCHED_OPS}}
-    tmp = onnx_path.with_name(f".{onnx_path.name}.slim.tmp")
+    tmp = temp_path_for(onnx_path)
     onnx.save(slim, str(tmp))
     diff = max_abs_diff(raw, tmp, input_shape)
     facts["max_abs_diff_vs_unsimplified"] = diff
@@ -92,7 +93,7 @@ def simplify_export(onnx_path: Path, input_shape: tuple[int, ...], tolerance: fl
         log.warning("onnxslim changed %s's outputs by %.3g (> %g): keeping the unsimplified export",
                     onnx_path.name, diff, tolerance)
         return SimplifyResult(False, facts | {"applied": False, "reason": f"outputs changed by {diff:.3g}"})
-    os.replace(tmp, onnx_path)
+    publish(tmp, onnx_path)
     log.info("simplified %s with %s: %d -> %d nodes, max |diff| %.3g", onnx_path.name, facts["tool"],
              facts["nodes_before"], facts["nodes_after"], diff)
     return SimplifyResult(True, facts | {"applied": True})

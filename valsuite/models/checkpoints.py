@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import re
 from pathlib import Path
 
 from valsuite.errors import ValsuiteError
+
+log = logging.getLogger(__name__)
+
+
+def check_weights_arg(network: str, weights: str, choices: str) -> Path:
+    """For networks without torchvision weights enums: `--weights` must be an existing file.
+    An enum-like name (IMAGENET1K_V2) gets a message saying what this network takes instead of
+    'file not found'; a missing file is found here, before any export or run starts."""
+    path = Path(weights)
+    if not path.exists() and re.fullmatch(r"[A-Za-z0-9_]+", weights) and path.suffix == "":
+        raise ValsuiteError(f"{network} has no weights named {weights!r} (torchvision weights enums "
+                            f"are for the resnets and mobilenet_v2)", hint=choices)
+    if not path.is_file():
+        raise ValsuiteError(f"weights file not found: {path}", hint=choices)
+    return path
 
 
 def load_checkpoint_into(module, path: str | Path):
@@ -67,7 +86,12 @@ def torchvision_state_dict(weights) -> dict:
         except Exception as exc:
             raise ValsuiteError(f"cached weights {cached} are unreadable ({exc}); delete it or pass --weights PATH") from exc
     try:
-        return weights.get_state_dict(progress=False, check_hash=True)
+        # torch.hub prints "Downloading: ..." (stdout or stderr, by version) before it knows whether
+        # the machine is online; keep that line back so an offline run shows only the error below
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            state = weights.get_state_dict(progress=False, check_hash=True)
+        log.info("downloaded %s to %s", weights.url, cached)
+        return state
     except Exception as exc:
         raise ValsuiteError(
             f"weights {weights} are not in the torch hub cache ({cached}) and could not be downloaded "

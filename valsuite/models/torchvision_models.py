@@ -16,6 +16,15 @@ NETWORKS = {
     "resnet101": "ResNet101_Weights",
     "resnet152": "ResNet152_Weights",
     "mobilenet_v2": "MobileNet_V2_Weights",
+    # the TensorRT shootout's backbones (seed 002) and the ones users ask about
+    "mobilenet_v3_small": "MobileNet_V3_Small_Weights",
+    "mobilenet_v3_large": "MobileNet_V3_Large_Weights",
+    "efficientnet_b0": "EfficientNet_B0_Weights",
+    "mnasnet1_0": "MNASNet1_0_Weights",
+    "regnet_y_400mf": "RegNet_Y_400MF_Weights",
+    "shufflenet_v2_x1_0": "ShuffleNet_V2_X1_0_Weights",
+    "vgg16": "VGG16_Weights",
+    "convnext_tiny": "ConvNeXt_Tiny_Weights",
 }
 
 
@@ -69,6 +78,8 @@ def resolve(network: str, weights: str | None, random_weights: bool) -> ModelSpe
         return ModelSpec(network, "random", _preprocess_of(entry), build_random, source="random init (seed 0)")
     if weights and Path(weights).suffix in (".pth", ".pt", ".pkl", ".bin"):
         path = Path(weights)
+        if not path.is_file():   # found before any export or run starts
+            raise ValsuiteError(f"weights file not found: {path}")
         entry = _enum_for_file(enum_cls, path)
         matched = entry is not None
         entry = entry or enum_cls.DEFAULT

@@ -14,6 +14,8 @@ from valsuite.errors import ValsuiteError
 from valsuite.models.spec import ModelSpec
 
 SCALES = ("n", "s", "m", "l", "x")
+# where ultralytics publishes the YOLOv8 classification checkpoints
+ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0"
 # ultralytics documentation, YOLOv8-cls at 224
 PUBLISHED = {
     "n": {"acc@1": 69.0, "acc@5": 88.3}, "s": {"acc@1": 73.8, "acc@5": 91.7},
@@ -93,17 +95,24 @@ def _from_pt(path: Path):
     return _wrap(model)
 
 
+def checkpoint_hint(network: str) -> str:
+    """How to get a YOLO checkpoint (valsuite never downloads at run time) or do without one."""
+    return (f"download {network}.pt from the ultralytics assets release "
+            f"({ASSETS_URL}/{network}.pt) on a machine with internet and pass --weights /path/to/"
+            f"{network}.pt, or time the network without weights with --random-weights")
+
+
 def resolve(network: str, weights: str | None, random_weights: bool) -> ModelSpec:
     scale = network[len("yolov8"):-len("-cls")]
     pp = preprocess_for(224)
     if random_weights or (weights or "").lower() == "yaml":
         return ModelSpec(network, "random", pp, lambda: _from_yaml(scale),
                          source=f"ultralytics yolov8{scale}-cls.yaml, random init (seed 0)")
+    hint = checkpoint_hint(network)
     if not weights:
-        raise ValsuiteError(f"{network} needs a local checkpoint",
-                            hint=f"pass --weights /path/to/{network}.pt (or --random-weights)")
-    path = Path(weights)
-    if not path.is_file():
-        raise ValsuiteError(f"YOLO checkpoint not found: {path}")
+        raise ValsuiteError(f"{network} needs a local checkpoint", hint=hint)
+    from valsuite.models.checkpoints import check_weights_arg
+
+    path = check_weights_arg(network, weights, hint)
     return ModelSpec(network, f"file:{path.name}", pp, lambda: _from_pt(path), published=PUBLISHED[scale],
                      source="ultralytics checkpoint", weights_path=str(path))

@@ -21,15 +21,21 @@ class DataOptions(OptionGroup):
     synthetic: bool = option("--synthetic", default=False, help="seeded random images instead of a dataset")
     num_samples: int | None = option("--num_samples", "--num-samples", type=int,
                                      help=f"number of images/samples used: synthetic images (default: "
-                                          f"{SYNTHETIC_SAMPLES}) or --compare's random inputs (default: 5000); "
+                                          f"{SYNTHETIC_SAMPLES}) or --compare's random inputs (default: 500); "
                                           "refused with a dataset folder, where every image is used")
     seed: int = option("--seed", default=0, type=int, help="seed of synthetic/random inputs (default: %(default)s)")
+    class_list: Path | None = option("--class-list", type=Path, metavar="FILE",
+                                     help="a custom class list, one `folder [name]` per line, class index = line "
+                                          "order (default: the 1000 ImageNet wnids; a LOC_synset_mapping.txt in or "
+                                          "next to the dataset must be exactly those). Records say custom_classes")
 
     def validate(self) -> "DataOptions":
         if self.num_samples is not None and self.num_samples < 1:
             raise ValsuiteError(f"--num_samples must be at least 1, got {self.num_samples}")
         if self.synthetic and self.dataset is not None:
             raise ValsuiteError("--synthetic and --dataset exclude each other")
+        if self.synthetic and self.class_list is not None:
+            raise ValsuiteError("--class-list has no effect with --synthetic (synthetic images have no labels)")
         return self
 
     def samples(self, default: int = SYNTHETIC_SAMPLES) -> int:
@@ -43,8 +49,8 @@ class DataOptions(OptionGroup):
         if self.num_samples is not None:
             raise ValsuiteError("--num_samples has no effect with a dataset folder: every image is used",
                                 hint="add --synthetic for seeded synthetic images")
+        from valsuite.data.manifest import check_dataset_folder
+
         folder = self.dataset or DEFAULT_DATASET
-        if not folder.is_dir():
-            raise ValsuiteError(f"dataset folder not found: {folder}",
-                                hint="pass --dataset DIR (DIR/<wnid>/*.JPEG; see format_dataset.py) or --synthetic")
+        check_dataset_folder(folder)   # a missing folder and a file given as the folder say which
         return folder

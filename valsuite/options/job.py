@@ -12,6 +12,7 @@ from pathlib import Path
 from valsuite.options.base import OptionGroup
 from valsuite.options.data import DataOptions
 from valsuite.options.inductor import InductorOptions
+from valsuite.options.measure import MeasureOptions
 from valsuite.options.model import ModelOptions
 from valsuite.options.parity import ParityOptions
 from valsuite.options.precision import PrecisionOptions
@@ -27,6 +28,7 @@ class JobOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     data: DataOptions = field(default_factory=DataOptions)
     run: RunOptions = field(default_factory=RunOptions)
+    measure: MeasureOptions = field(default_factory=MeasureOptions)
     precision: PrecisionOptions = field(default_factory=PrecisionOptions)
     trt: TrtBuildOptions = field(default_factory=TrtBuildOptions)
     trt_run: TrtRunOptions = field(default_factory=TrtRunOptions)
@@ -38,7 +40,8 @@ class JobOptions:
 
     @classmethod
     def group_types(cls) -> dict[str, type[OptionGroup]]:
-        hints = {"model": ModelOptions, "data": DataOptions, "run": RunOptions, "precision": PrecisionOptions,
+        hints = {"model": ModelOptions, "data": DataOptions, "run": RunOptions, "measure": MeasureOptions,
+                 "precision": PrecisionOptions,
                  "trt": TrtBuildOptions, "trt_run": TrtRunOptions, "speed": SpeedOptions,
                  "inductor": InductorOptions, "parity": ParityOptions, "report": ReportOptions,
                  "sweep": SweepOptions}
@@ -83,8 +86,9 @@ class JobOptions:
         Output places and the progress bar are left out: they do not change what is measured."""
         run = dataclasses.replace(RunOptions(), workers=self.run.workers, inflight=self.run.inflight,
                                   warmup=self.run.warmup)
-        keyed = dataclasses.replace(self, run=run)
-        return keyed.to_argv("run", "precision", "trt", "trt_run", "speed", "inductor")
+        measure = dataclasses.replace(self.measure, export_times=None)      # an output place
+        keyed = dataclasses.replace(self, run=run, measure=measure)
+        return keyed.to_argv("run", "measure", "precision", "trt", "trt_run", "speed", "inductor")
 
     def options_key(self) -> str:
         """A short hash of key_argv(): records made with other options never count as the same."""

@@ -46,6 +46,10 @@ class PrecisionOptions(OptionGroup):
     int8_fallback: str = option("--int8-fallback", default="fp32", choices=INT8_FALLBACKS,
                                 help="precision of layers without Q/DQ in the int8 variant (default: %(default)s, "
                                      "so int8 vs fp32 measures quantization alone)")
+    calib_exclude: bool = option("--calib-exclude", default=False,
+                                 help="leave the evaluated folder's calibration images out of every row even "
+                                      "without an int8 row (a sweep with int8 rows passes it to its other rows, "
+                                      "so every row of the sweep is measured on the same images)")
     eval_dataset: Path | None = None         # the evaluation folder (default calibration source)
     cache_dir: Path | None = None            # default: beside the FP32 ONNX
     quant_ops: tuple[str, ...] = DEFAULT_QUANT_OPS

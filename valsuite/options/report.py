@@ -14,8 +14,10 @@ class ReportOptions(OptionGroup):
 
     results: Path | None = option("--results", type=Path,
                                   help="folder of run records (default: --results-dir, outputs/results)")
-    readme: str = option("--readme", default="README.md",
-                         help="README with the valsuite:results markers, or - for stdout (default: %(default)s)")
+    readme: str | None = option("--readme",
+                                help="README with the valsuite:results markers to update in place, e.g. README.md "
+                                     "(default: print the section to stdout; a tracked README is rewritten only "
+                                     "when named here)")
     csv: Path | None = option("--csv", type=Path, help="also write the table rows as CSV here")
     plots: Path = option("--plots", default=Path("outputs/plots"), type=Path,
                          help="folder for the PNG plots (default: %(default)s)")

@@ -54,7 +54,7 @@ class CompareConfig:
     atol: float = 1e-8
     candidates: list[Candidate] | None = None      # None: every backend/precision available
     dataset: Path | None = None                    # None: random inputs
-    num_samples: int = 5000
+    num_samples: int = 500
     seed: int = 0
     workers: int = 2
     weights_dir: Path = Path("weights")

@@ -33,16 +33,20 @@ class CalibrationSet:
     requested: int
     available: int
     notes: list[str] = field(default_factory=list)
+    synthetic: int = 0             # > 0: that many seeded synthetic images instead of files
+    seed: int = 0                  # seed of the synthetic images
 
     def relpaths(self) -> list[str]:
         return [_rel(p, self.root) for p in self.paths]
 
     def files_key(self) -> str:
         """Hash of the file list and each file's content: part of the calibration cache key."""
+        if self.synthetic:
+            return sha256_json(["synthetic", self.synthetic, self.seed])
         return sha256_json([[rel, sha256_file(p)] for rel, p in zip(self.relpaths(), self.paths)])
 
     def facts(self) -> dict:
-        return {"source": self.source, "root": str(self.root), "num_images": len(self.paths),
+        return {"source": self.source, "root": str(self.root), "num_images": len(self.paths) or self.synthetic,
                 "requested": self.requested, "available": self.available, "notes": list(self.notes)}
 
 
@@ -65,6 +69,16 @@ def list_images(root: Path) -> list[Path]:
     return paths
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Calibration is selected once per row and again by the int8 step: say each note once."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning("%s", message)
+
+
 def _sample(paths: list[Path], size: int, seed: int) -> list[Path]:
     if size >= len(paths):
         return list(paths)
@@ -72,8 +86,24 @@ def _sample(paths: list[Path], size: int, seed: int) -> list[Path]:
     return [paths[i] for i in sorted(chosen)]
 
 
-def select_calibration(options: PrecisionOptions) -> CalibrationSet:
+# FP16 conversion only needs activation magnitudes to keep overflowing nodes in FP32; with no
+# images at all (e.g. a parity check on random input) it measures them on seeded synthetic
+# images instead of refusing, and says so. INT8 scales need real images.
+FP16_SYNTHETIC_IMAGES = 32
+
+
+def _synthetic_fp16_set(options: PrecisionOptions) -> CalibrationSet:
+    note = (f"fp16 ranges measured on {FP16_SYNTHETIC_IMAGES} seeded synthetic images (no dataset "
+            f"given); pass --dataset or --calib-dataset to measure them on real images")
+    _warn_once(f"calibration: {note}")
+    return CalibrationSet([], "synthetic", Path("."), FP16_SYNTHETIC_IMAGES, 0, [note],
+                          synthetic=FP16_SYNTHETIC_IMAGES, seed=options.calib_seed)
+
+
+def select_calibration(options: PrecisionOptions, kind: str = "int8") -> CalibrationSet:
     """The calibration images for these options (deterministic: same options, same list)."""
+    if kind == "fp16" and options.calib_dataset is None and options.eval_dataset is None:
+        return _synthetic_fp16_set(options)
     size = options.calib_size
     if options.calib_dataset is not None:
         root = Path(options.calib_dataset)
@@ -102,7 +132,7 @@ def select_calibration(options: PrecisionOptions) -> CalibrationSet:
     if len(pool) < size and source != "eval-sample":
         notes.append(f"asked for {size} calibration images, {root} has {len(pool)}: using all {len(pool)}")
     for note in notes:
-        log.warning("calibration: %s", note)
+        _warn_once(f"calibration: {note}")
     return CalibrationSet(chosen, source, root, size, len(pool), notes)
 
 
@@ -110,9 +140,22 @@ def calibration_batches(calib: CalibrationSet, pp: Preprocess, batch_size: int):
     """float32 NCHW numpy batches, prepared exactly as evaluation prepares them."""
     import torch
 
+    if calib.synthetic:
+        yield from _synthetic_batches(calib, pp, batch_size)
+        return
     for start in range(0, len(calib.paths), batch_size):
         chunk = calib.paths[start:start + batch_size]
         raw = torch.from_numpy(np.stack([load_uint8(p, pp) for p in chunk]))
+        yield normalize(raw, pp).numpy()
+
+
+def _synthetic_batches(calib: CalibrationSet, pp: Preprocess, batch_size: int):
+    import torch
+
+    rng = np.random.default_rng(calib.seed)
+    for start in range(0, calib.synthetic, batch_size):
+        n = min(batch_size, calib.synthetic - start)
+        raw = torch.from_numpy(rng.integers(0, 256, size=(n, *pp.input_shape), dtype=np.uint8))
         yield normalize(raw, pp).numpy()
 
 
@@ -127,3 +170,4 @@ def calibration_exclusions(options: PrecisionOptions, manifest) -> tuple[set[str
              "excluded_reason": f"{len(excluded)} calibration image(s) of this folder are not evaluated"
              if excluded else None}
     return excluded, facts
+

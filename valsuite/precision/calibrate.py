@@ -57,7 +57,7 @@ def cache_paths(fp32_onnx: Path, options: PrecisionOptions, kind: str) -> tuple[
 def calibrate(spec: ModelSpec, model, fp32_sha: str, fp32_onnx: Path, options: PrecisionOptions,
               kind: str) -> Calibration:
     """kind "int8": histograms + the method's ranges on Q/DQ candidates; "fp16": |x| max of all."""
-    calib = select_calibration(options)
+    calib = select_calibration(options, kind)
     if kind == "int8":
         observe = int8_candidates(model, options.quant_ops)
         method = options.method_facts()
@@ -73,7 +73,7 @@ def calibrate(spec: ModelSpec, model, fp32_sha: str, fp32_onnx: Path, options: P
     payload, why = (None, "--recalibrate") if options.recalibrate else load_cache(json_path, key_facts)
     reused = payload is not None
     if payload is None:
-        log.info("calibrating %s on %d images (%s): cache %s: %s", kind, len(calib.paths),
+        log.info("calibrating %s on %d images (%s): cache %s: %s", kind, len(calib.paths) or calib.synthetic,
                  method["method"], json_path.name, why)
         payload = _measure(model, calib, spec, options, observe, kind, key_facts, json_path)
         if kind == "int8":

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from valsuite.errors import ValsuiteError
-from valsuite.fileio import atomic_write_bytes, read_sidecar, sha256_file, sidecar_stale_reason, write_sidecar
+from valsuite.fileio import (artifact_lock, atomic_write_bytes, read_sidecar, sha256_file, sidecar_stale_reason,
+                             write_sidecar)
 from valsuite.models.spec import ModelSpec
 from valsuite.precision.calibrate import calibrate
 from valsuite.precision.fp16 import convert_to_fp16
@@ -77,11 +78,19 @@ def ensure_precision_onnx(spec: ModelSpec, precision: str, fp32_onnx: Path,
     facts = _build_facts(precision, fp32_sha, options)
     facts["calibration_key"] = (int8_cal or fp16_cal).key
     path = variant_path(fp32_onnx, precision, options)
-    reason = stale_reason(path, facts)
-    if reason is None:
-        return path
-    log.info("building %s variant %s (%s)", precision, path.name, reason)
-    sidecar = {"precision": precision, "source_onnx": str(fp32_onnx), "source_sha256": fp32_sha, "key": facts}
+    with artifact_lock(path):   # parallel runs into one folder: the second waits, then reuses
+        reason = stale_reason(path, facts)
+        if reason is None:
+            return path
+        log.info("building %s variant %s (%s)", precision, path.name, reason)
+        _build_variant(model, precision, path, options, fp16_cal, int8_cal,
+                       {"precision": precision, "source_onnx": str(fp32_onnx), "source_sha256": fp32_sha,
+                        "key": facts})
+    return path
+
+
+def _build_variant(model, precision: str, path: Path, options: PrecisionOptions, fp16_cal, int8_cal,
+                   sidecar: dict) -> None:
     if precision == "fp16":
         result = convert_to_fp16(model, fp16_cal.as_stats(), fp16_io=options.fp16_io)
         out = result.model
@@ -102,7 +111,6 @@ def ensure_precision_onnx(spec: ModelSpec, precision: str, fp32_onnx: Path,
                                   if not r.startswith(("QuantizeLinear", "DequantizeLinear"))],
                     "fp16_nodes": result.fp16_nodes, "casts": result.casts}
     _save(out, path, sidecar)
-    return path
 
 
 def _short(facts: dict) -> dict:

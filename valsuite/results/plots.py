@@ -54,13 +54,20 @@ def latency_size(num_batches: int) -> tuple[int, int]:
 
 
 def _series_sets(records: list[dict]) -> dict[tuple, dict[tuple, list[dict]]]:
-    """(machine, network, weights, dataset id) -> row key -> measured records across batch sizes."""
+    """(machine, network, weights, dataset id, size) -> row key -> measured records across batch
+    sizes. Groups of a benchmark matrix are left to the machine's overview figure."""
+    from valsuite.results.matrix import in_matrix, wants_matrix
+
     sets: dict[tuple, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for group in measurement_groups(records):
+    groups = measurement_groups(records)
+    matrix_machines = {m for m in {g.machine for g in groups} if wants_matrix([g for g in groups if g.machine == m])}
+    for group in groups:
+        if group.machine in matrix_machines and in_matrix(group):
+            continue
         for record in group.records:
             if record.get("kind") in MEASURED_KINDS:
                 key = (record.get("backend"), record.get("precision"), record.get("device"))
-                sets[(group.machine, group.network, group.weights, group.dataset)][key].append(record)
+                sets[(group.machine, group.network, group.weights, group.dataset, group.input_size)][key].append(record)
     return sets
 
 
@@ -80,6 +87,9 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_throughput(series: dict[tuple, list[dict]], title: str, path: Path) -> Path:
+    batches = {r["batch_size"] for runs in series.values() for r in runs if r.get("throughput_img_s") is not None}
+    if len(batches) < 2:
+        return plot_throughput_bars(series, title, path)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
     batch_sizes = set()
@@ -98,6 +108,35 @@ def plot_throughput(series: dict[tuple, list[dict]], title: str, path: Path) -> 
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_throughput_bars(series: dict[tuple, list[dict]], title: str, path: Path) -> Path:
+    """One batch size: a bar per backend/precision (a line through one x value says nothing)."""
+    import matplotlib
+
+    runs = sorted((r for rs in series.values() for r in rs if r.get("throughput_img_s") is not None), key=row_sort_key)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
+    colors = matplotlib.colormaps["tab10"].colors
+    bars = ax.bar(range(len(runs)), [r["throughput_img_s"] for r in runs],
+                  color=[colors[i % len(colors)] for i in range(len(runs))])
+    for bar, r in zip(bars, runs):
+        ax.annotate(f"{r['throughput_img_s']:,.0f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(runs)), [label(r) for r in runs], fontsize=8, rotation=15, ha="right")
+    batch = runs[0]["batch_size"] if runs else "?"
+    ax.set_ylabel(f"throughput at batch {batch} (images/s, from Latency-all)")
+    ax.set_title(wrap(title.replace("vs batch size", f"at batch {batch}")), fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _log_if_wide(ax, values: list[float]) -> None:
+    """Log scale when the bars span more than 10x, so a small p50 stays visible next to a p99."""
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 10:
+        ax.set_yscale("log")
 
 
 def plot_latency(series: dict[tuple, list[dict]], title: str, path: Path) -> Path:
@@ -119,6 +158,7 @@ def plot_latency(series: dict[tuple, list[dict]], title: str, path: Path) -> Pat
         p99 = [(r["latency_all_ms"] or {}).get("p99") or 0.0 for r in runs]
         ax.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50", color="tab:blue")
         ax.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99", color="tab:orange")
+        _log_if_wide(ax, p50 + p99)
         ax.set_xticks(list(xs), [label(r).replace(" (", "\n(") for r in runs], fontsize=7)
         ax.set_title(f"batch {batch}", fontsize=9)
         ax.set_ylabel("Latency-all per batch (ms)", fontsize=8)
@@ -199,14 +239,47 @@ def plot_agreement(candidates: list[dict], title: str, path: Path) -> Path | Non
     return _save(fig, path)
 
 
+def machine_figures(records: list[dict], out_dir: Path) -> list[tuple[str, Path]]:
+    """Per machine: the overview panels, the layer profiles and one set of timelines."""
+    from valsuite.results import figures
+    from valsuite.results.render import machine_of
+
+    made = []
+    by_machine: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        by_machine[machine_of(record)].append(record)
+    for machine, runs in sorted(by_machine.items()):
+        stem = slug(machine)
+        for caption, path in (
+                (f"overview, {machine}", figures.machine_figure(runs, machine, out_dir / f"overview_{stem}.png")),
+                (f"top {figures.TOP_LAYERS} layers, {machine}", figures.layer_profile_figure(runs, out_dir / f"layers_{stem}.png")),
+                (f"utilisation timelines, {machine}", figures.timeline_figure(timeline_runs(runs), out_dir / f"timeline_{stem}.png"))):
+            if path is not None:
+                made.append((caption, path))
+    return made
+
+
+def timeline_runs(records: list[dict]) -> list[dict]:
+    """The runs of the one network/size/batch group with the most timelines (vanilla vs engines)."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for group in measurement_groups(records):
+        with_line = [r for r in group.records if ((r.get("utilisation") or {}).get("timeline") or {}).get("t_s")]
+        if with_line:
+            groups[group.sort_key] += with_line
+    if not groups:
+        return []
+    return max(sorted(groups.items()), key=lambda kv: len(kv[1]))[1]
+
+
 def render_plots(records: list[dict], out_dir: str | Path = PLOTS_DIR) -> list[tuple[str, Path]]:
     """Write every plot the records support; returns (caption, path) in a deterministic order."""
     out_dir = Path(out_dir)
     made: list[tuple[str, Path]] = []
-    for (machine, network, weights, dataset), series in sorted(_series_sets(records).items()):
-        stem = slug(network, weights, machine, sha256_text(dataset)[:8])
+    for (machine, network, weights, dataset, size), series in sorted(_series_sets(records).items()):
+        stem = slug(network, weights, *([size] if size else []), machine, sha256_text(dataset)[:8])
         first = next(iter(series.values()))[0]
-        where = f"{network} ({weights}), {dataset_tag(first)}, on {machine}"
+        at = f" at {size}" if size else ""
+        where = f"{network} ({weights}){at}, {dataset_tag(first)}, on {machine}"
         made.append((f"throughput vs batch size, {where}",
                      plot_throughput(series, f"Throughput vs batch size: {where}", out_dir / f"throughput_{stem}.png")))
         made.append((f"latency p50/p99, {where}",
@@ -214,6 +287,7 @@ def render_plots(records: list[dict], out_dir: str | Path = PLOTS_DIR) -> list[t
         prec = plot_prec1(series, f"Prec@1 per backend/precision: {where}", out_dir / f"prec1_{stem}.png")
         if prec is not None:
             made.append((f"Prec@1 per precision, {where}", prec))
+    made += machine_figures(records, out_dir)
     for key, record, candidates in parity_groups(records):
         machine, network, weights, dataset, batch, ref_backend, ref_precision = key
         stem = slug(network, weights, machine, f"b{batch}", ref_backend, ref_precision, sha256_text(dataset)[:8])

@@ -31,14 +31,11 @@ REQUIRED_KEYS = (
 LATENCY_KEYS = ("mean", "max", "p50", "p90", "p99", "count")
 
 
-def latency_stats(samples_ms) -> dict:
-    """mean / max / p50 / p90 / p99 of per-batch latencies in milliseconds."""
-    arr = np.asarray(list(samples_ms), dtype=np.float64)
-    if arr.size == 0:
-        return {k: None for k in LATENCY_KEYS} | {"count": 0}
-    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
-    return {"mean": float(arr.mean()), "max": float(arr.max()), "p50": float(p50),
-            "p90": float(p90), "p99": float(p99), "count": int(arr.size)}
+def latency_stats(samples_ms, percentiles=None) -> dict:
+    """mean / max / std / cv / p50 / p90 / p99 (and any other percentiles) of latencies in ms."""
+    from valsuite.evaluate.timing import DEFAULT_PERCENTILES, latency_stats as stats
+
+    return stats(samples_ms, percentiles or DEFAULT_PERCENTILES)
 
 
 def new_record(kind: str, **fields) -> dict:
@@ -55,24 +52,80 @@ def new_record(kind: str, **fields) -> dict:
     return record
 
 
-def validate_record(record: dict) -> dict:
-    """Raise ValsuiteError when a record lacks what renderers rely on."""
+_NUMBER = (int, float)
+_TEXT = (str,)
+# type of each field renderers read; None is allowed where a value may not apply (no accuracy on
+# synthetic input, no latency when nothing was timed). bool is never a number here.
+FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "schema_version": ((int,), False), "kind": (_TEXT, False), "run_id": (_TEXT, False),
+    "created_utc": (_TEXT, False), "network": (_TEXT, False), "weights": (_TEXT, True),
+    "backend": (_TEXT, False), "precision": (_TEXT, False), "device": (_TEXT, False),
+    "batch_size": ((int,), False), "num_images": ((int,), False), "prec1": (_NUMBER, True),
+    "prec5": (_NUMBER, True), "throughput_img_s": (_NUMBER, True), "model_size_mb": (_NUMBER, True),
+    "num_layers": ((int,), True), "num_params": ((int,), True), "dataset": ((dict,), True),
+    "environment": ((dict,), True), "e2e_throughput_img_s": (_NUMBER, True),
+    "pipeline_throughput_img_s": (_NUMBER, True), "setup_s": (_NUMBER, True),
+    "candidates": ((list,), False), "skipped": ((list,), False), "reference": ((dict,), False),
+    "error": (_TEXT, True), "returncode": ((int,), True),
+}
+PERCENT_KEYS = ("prec1", "prec5")
+
+
+def _type_problem(key: str, value) -> str | None:
+    types, nullable = FIELD_TYPES[key]
+    if value is None:
+        return None if nullable else f"field {key!r} must not be null"
+    if isinstance(value, bool) or not isinstance(value, types):
+        names = " or ".join(t.__name__ for t in types) + (" or null" if nullable else "")
+        return f"field {key!r} must be {names}, got {value!r:.40}"
+    if key in PERCENT_KEYS and not 0 <= value <= 100:
+        return f"field {key!r} must be a percentage (0..100), got {value!r}"
+    return None
+
+
+def _latency_problem(key: str, lat) -> str | None:
+    if not isinstance(lat, dict) or any(k not in lat for k in LATENCY_KEYS):
+        return f"field {key!r} must have {', '.join(LATENCY_KEYS)}"
+    for name in LATENCY_KEYS:
+        value = lat[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
+            return f"field {key}.{name} must be a number or null, got {value!r:.40}"
+    return None
+
+
+def record_problem(record) -> str | None:
+    """The first way `record` breaks the schema (missing key, wrong type), or None."""
     if not isinstance(record, dict):
-        raise ValsuiteError("a run record must be a JSON object")
+        return "not a run record (a JSON object is expected)"
     version = record.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ValsuiteError(f"run record schema {version} is not {SCHEMA_VERSION}")
+        return f"not a run record of schema {SCHEMA_VERSION} (schema_version is {version!r})"
     kind = record.get("kind")
     if kind not in KINDS:
-        raise ValsuiteError(f"run record kind {kind!r} is not one of {KINDS}")
+        return f"field 'kind' {kind!r} is not one of {', '.join(KINDS)}"
     if kind in ("validation", "benchmark"):
         missing = [k for k in REQUIRED_KEYS if k not in record]
         if missing:
-            raise ValsuiteError(f"run record lacks {', '.join(missing)}")
+            return f"lacks field(s) {', '.join(missing)}"
         for key in ("latency_all_ms", "latency_model_ms"):
-            lat = record[key]
-            if not isinstance(lat, dict) or any(k not in lat for k in LATENCY_KEYS):
-                raise ValsuiteError(f"run record {key} must have {', '.join(LATENCY_KEYS)}")
+            problem = _latency_problem(key, record[key])
+            if problem:
+                return problem
+    for key, value in record.items():
+        if key in FIELD_TYPES:
+            problem = _type_problem(key, value)
+            if problem:
+                return problem
+    return None
+
+
+def validate_record(record: dict, source: str | Path | None = None) -> dict:
+    """Raise ValsuiteError (one line naming the file, when known, and the field) when a record
+    breaks the schema: renderers, tables and plots may then trust every field's type."""
+    problem = record_problem(record)
+    if problem:
+        where = f"run record {source}" if source is not None else "run record"
+        raise ValsuiteError(f"{where}: {problem}")
     return record
 
 
@@ -92,7 +145,17 @@ def write_record(record: dict, path: str | Path | None = None, results_dir: str 
 
 
 def read_record(path: str | Path) -> dict:
-    return validate_record(read_json(path, "run record"))
+    return validate_record(read_json(path, "run record"), source=path)
+
+
+def store_record(record: dict, path: str | Path | None = None, results_dir: str | Path = RESULTS_DIR) -> Path:
+    """write_record, but an OSError at the end of a run does not lose the record: it is written to
+    a fallback folder instead, and the warning names both places."""
+    from valsuite.outputs import write_with_fallback
+
+    validate_record(record)
+    target = Path(path) if path else Path(results_dir) / record_filename(record)
+    return write_with_fallback(lambda where: write_record(record, where), target)
 
 
 def load_records(results_dir: str | Path = RESULTS_DIR) -> list[dict]:

@@ -38,6 +38,7 @@ COLUMNS: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("p99 all ms", (Field("latency_all_p99_ms", _lat("latency_all_ms", "p99")),)),
     ("img/s", (Field("throughput_img_s", lambda r: r.get("throughput_img_s"), 1),)),
     ("size MB", (Field("model_size_mb", lambda r: r.get("model_size_mb")),)),
+    ("GFLOPs", (Field("gflops", lambda r: r.get("gflops")),)),
     ("Prec@1", (Field("prec1", lambda r: r.get("prec1")),)),
     ("Prec@5", (Field("prec5", lambda r: r.get("prec5")),)),
     ("#layers", (Field("num_layers", lambda r: r.get("num_layers"), 0),)),
