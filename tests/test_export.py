@@ -36,6 +36,24 @@ def test_export_is_checked_and_has_a_dynamic_batch(exported):
     assert facts["preprocess"]["interpolation"] == "bicubic" and facts["input_shape"] == [-1, 3, 224, 224]
 
 
+def test_export_is_simplified_and_the_unsimplified_file_is_kept_aside(exported):
+    """onnxslim folds EfficientNet-Lite0's run-time padding arithmetic; outputs stay the same."""
+    from valsuite.export.simplify import max_abs_diff, unsimplified_path
+
+    _, _, path = exported
+    facts = read_sidecar(path)["simplify"]
+    raw = unsimplified_path(path)
+    assert facts["applied"] and facts["tool"].startswith("onnxslim-") and facts["unsimplified_path"] == str(raw)
+    before, after = onnx.load(str(raw)), onnx.load(str(path))
+    assert (facts["nodes_before"], facts["nodes_after"]) == (len(before.graph.node), len(after.graph.node))
+    ops_after = {n.op_type for n in after.graph.node}
+    assert facts["ops_before"]["Slice"] > 0 and facts["ops_before"]["Pad"] > 0
+    assert not ops_after & {"Slice", "Pad", "ConstantOfShape"}  # padding folded into the Conv pads
+    assert sum(n.op_type == "Conv" for n in after.graph.node) == sum(n.op_type == "Conv" for n in before.graph.node)
+    assert facts["max_abs_diff_vs_unsimplified"] < 1e-4
+    assert max_abs_diff(raw, path, (-1, 3, 224, 224), seed=7, batch=8) < 1e-4  # another batch, independently
+
+
 def test_cached_export_is_reused_and_tampering_is_detected(exported):
     spec, weights_dir, path = exported
     mtime = path.stat().st_mtime_ns
@@ -53,6 +71,7 @@ def test_changed_preprocessing_marks_the_onnx_stale(exported):
 
     facts = export_facts(spec, (-1, 3, 224, 224), 17)
     assert stale_reason(path, facts) is None
+    assert stale_reason(path, export_facts(spec, (-1, 3, 224, 224), 17, simplify=False)) == "simplifier changed"
     facts["preprocess"] = dict(facts["preprocess"], resize_size=232)
     assert stale_reason(path, facts) == "preprocess changed"
 
@@ -74,5 +93,6 @@ def test_static_batch_export(tmp_path):
     assert path.name.endswith("_b2.onnx")
     model = onnx.load(str(path))
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
+    assert read_sidecar(path)["simplify"]["applied"]
     with pytest.raises(ValsuiteError, match="opset 13 is too old"):
         export_onnx(spec, tmp_path, opset=13)

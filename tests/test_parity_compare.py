@@ -191,6 +191,7 @@ def test_localize_through_the_cli_on_int8(weights_dir, tmp_path, capsys):
                              "--output-json", str(out_json), "--no-progress"])
     assert code == 0
     loc = json.loads(out_json.read_text())["candidates"][0]["localize"]
-    assert loc["matched_tensors"] > 100 and loc["exceeding_tensors"] > 0
+    # the onnxslim-simplified export has 94 nodes: every one of their outputs is matched in the INT8 graph
+    assert loc["matched_tensors"] >= 90 and loc["unmatched_tensors"] == 0 and loc["exceeding_tensors"] > 0
     assert loc["first_exceeding"] and loc["worst_rel_l2_added"]
     assert "where it departs from the FP32 ONNX" in capsys.readouterr().out

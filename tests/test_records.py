@@ -81,3 +81,14 @@ def test_seed_table_rows_come_from_records():
     lines = table.splitlines()
     assert len(lines) == 4 and "Vanilla (torch)" in lines[2] and "| int8" in lines[3]
     assert "79.10" in lines[3] and "25,557,032" in lines[2] and "3.00 / 4.00" in lines[2]
+
+
+def test_tensorrt_rows_say_static_or_dynamic():
+    from valsuite.results.tables import row_label
+
+    rows = [make_record(backend="tensorrt", precision="int8", device="cuda", backend_details={"engine_kind": kind})
+            for kind in ("static", "dynamic")]
+    assert [row_label(r)[0] for r in rows] == ["tensorrt-static", "tensorrt-dynamic"]
+    assert row_label(make_record(backend="tensorrt"))[0] == "tensorrt"  # older records: as recorded
+    table = seed_table(rows)
+    assert "| tensorrt-static " in table and "| tensorrt-dynamic " in table

@@ -13,7 +13,9 @@ from tools.trt_apicheck import check_files, check_source, load_manifests, tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT.parent / "shared" / "trt-api"
-EXPECTED_VERSIONS = {"10.8.0.43", "10.13.3.9", "10.16.1.11", "11.4.0.106"}
+TRT_VERSIONS = {"10.8.0.43", "10.13.3.9", "10.16.1.11", "11.4.0.106"}
+RTX = "1.7.1.116"  # TensorRT for RTX: module tensorrt_rtx
+EXPECTED_VERSIONS = TRT_VERSIONS | {RTX}
 
 pytestmark = pytest.mark.skipif(not MANIFESTS.is_dir(), reason=f"TensorRT API manifests not found at {MANIFESTS}")
 
@@ -37,10 +39,19 @@ def test_valsuite_tensorrt_calls_exist_in_every_manifest(manifests):
                  "ICudaEngine.create_execution_context", "ICudaEngine.num_io_tensors", "ICudaEngine.get_tensor_name",
                  "ICudaEngine.get_tensor_mode", "TensorIOMode.INPUT", "IExecutionContext.set_input_shape",
                  "IExecutionContext.set_tensor_address", "IExecutionContext.execute_async_v3",
-                 "EngineInspector.get_engine_information", "LayerInformationFormat.JSON"):
+                 "EngineInspector.get_engine_information", "LayerInformationFormat.JSON",
+                 "INetworkDefinition.get_layer", "ILayer.get_output_type", "ILayer.type",
+                 "IBuilderConfig.set_compute_capability", "ComputeCapability.SM86", "ICudaEngine.create_runtime_config",
+                 "IRuntimeConfig.set_runtime_cache", "IRuntimeConfig.cuda_graph_strategy",
+                 "CudaGraphStrategy.WHOLE_GRAPH_CAPTURE", "IRuntimeCache.deserialize"):
         assert name in checked, f"the checker did not see {name}"
-    assert all(u.versions == frozenset(EXPECTED_VERSIONS) or u.versions >= frozenset(EXPECTED_VERSIONS)
-               for u in report.uses if not u.probe)  # no version branches today: one code path
+    # no version branches today: shared code reaches all five; a flavour class reaches its own flavour
+    reach = {u.versions for u in report.uses if not u.probe}
+    assert reach == {frozenset(EXPECTED_VERSIONS), frozenset(TRT_VERSIONS), frozenset({RTX})}
+    rtx_only = {u.text for u in report.uses if u.versions == frozenset({RTX})}
+    assert "IBuilderConfig.set_compute_capability" in rtx_only and "IBuilderConfig.set_timing_cache" not in rtx_only
+    trt_only = {u.text for u in report.uses if u.versions == frozenset(TRT_VERSIONS)}
+    assert "IBuilderConfig.set_timing_cache" in trt_only
 
 
 def test_no_weak_typing_anywhere(manifests):
@@ -103,9 +114,29 @@ def test_removed_api_behind_a_version_branch_is_accepted(manifests, tmp_path):
                "    config.set_flag(trt.BuilderFlag.TF32)")
     path = _plant(tmp_path, "config.builder_optimization_level =", planted)
     report = check_files([path], manifests)
-    assert report.violations == []
+    # TensorRT-RTX 1.7 also satisfies `trt_major() < 11` (as at run time) and has no weak typing:
+    # flavour differences belong in the flavour classes, not in version branches
+    assert _bad(report) == {("BuilderFlag.FP16", RTX)}
+    assert "TensorRT-RTX 1.7.1.116" in str(report.violations[0])
     fp16 = [u for u in report.uses if u.text == "BuilderFlag.FP16"]
-    assert fp16 and all(u.versions == frozenset({"10.8.0.43", "10.13.3.9", "10.16.1.11"}) for u in fp16)
+    assert fp16 and all(u.versions == frozenset({"10.8.0.43", "10.13.3.9", "10.16.1.11", RTX}) for u in fp16)
+
+
+def test_flavour_classes_are_checked_against_their_own_manifests(manifests):
+    source = ("class RTXThing:\n"
+              "    module_name = 'tensorrt_rtx'\n"
+              "    def configure(self, trt, config):\n"
+              "        config.set_compute_capability(trt.ComputeCapability.SM86, 0)\n"
+              "class TensorRTThing:\n"
+              "    module_name = 'tensorrt'\n"
+              "    def configure(self, trt, config):\n"
+              "        config.set_compute_capability(trt.ComputeCapability.SM86, 0)\n"
+              "        config.set_flag(trt.BuilderFlag.INT8)\n")
+    report = check_source(source, "x.py", manifests)
+    bad = _bad(report)
+    assert not any(v == RTX for _, v in bad)  # the RTX class is only checked against TensorRT-RTX
+    assert ("IBuilderConfig.set_compute_capability", "10.8.0.43") in bad  # TensorRT has no CC targets
+    assert ("BuilderFlag.INT8", "11.4.0.106") in bad and ("BuilderFlag.INT8", "10.8.0.43") not in bad
 
 
 def test_wrong_version_branch_is_still_reported(manifests, tmp_path):
@@ -117,8 +148,8 @@ def test_wrong_version_branch_is_still_reported(manifests, tmp_path):
 
 @pytest.mark.parametrize("condition, reaching", [
     ("trt_version() >= (10, 13)", {"10.13.3.9", "10.16.1.11", "11.4.0.106"}),
-    ("(10, 16) > trt_version()", {"10.8.0.43", "10.13.3.9"}),
-    ("not trt_major() >= 11", {"10.8.0.43", "10.13.3.9", "10.16.1.11"}),
+    ("(10, 16) > trt_version()", {"10.8.0.43", "10.13.3.9", RTX}),
+    ("not trt_major() >= 11", {"10.8.0.43", "10.13.3.9", "10.16.1.11", RTX}),
     ("trt_major() == 10 and trt_version() < (10, 16)", {"10.8.0.43", "10.13.3.9"}),
 ])
 def test_version_conditions(manifests, condition, reaching):
@@ -132,7 +163,7 @@ def test_version_conditions(manifests, condition, reaching):
 
 def test_unknown_conditions_do_not_hide_anything(manifests):
     source = "def f(config, flag):\n    if flag:\n        config.int8_calibrator = None\n"
-    assert {v.version for v in check_source(source, "x.py", manifests).violations} == {"11.4.0.106"}
+    assert {v.version for v in check_source(source, "x.py", manifests).violations} == {"11.4.0.106", RTX}
 
 
 def test_tracks_aliases_imports_and_chained_calls(manifests):
@@ -153,7 +184,8 @@ def test_tracks_aliases_imports_and_chained_calls(manifests):
 
 def test_unknown_module_name_is_reported(manifests):
     source = "def f(trt):\n    return trt.IInt8EntropyCalibrator2\n"
-    assert _bad(check_source(source, "x.py", manifests)) == {("trt.IInt8EntropyCalibrator2", "11.4.0.106")}
+    assert _bad(check_source(source, "x.py", manifests)) == {("trt.IInt8EntropyCalibrator2", "11.4.0.106"),
+                                                             ("trt.IInt8EntropyCalibrator2", RTX)}
 
 
 def test_cli_passes_on_the_repository(capsys):
@@ -161,7 +193,8 @@ def test_cli_passes_on_the_repository(capsys):
 
     assert main(["--manifests", str(MANIFESTS)]) == 0
     out = capsys.readouterr().out
-    assert "11.4.0.106" in out and "0 missing" in out
+    assert "TensorRT 11.4.0.106" in out and "TensorRT-RTX 1.7.1.116" in out and "0 missing" in out
+    assert all(line.endswith(", 0 missing") for line in out.strip().splitlines())
 
 
 def test_cli_fails_on_a_planted_copy(tmp_path, capsys):

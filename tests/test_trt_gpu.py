@@ -1,7 +1,9 @@
 """Real TensorRT on a real GPU: build a tiny engine, run it through the backend, compare with onnxruntime.
 
-Skips (with the reason) where `import tensorrt` fails or torch sees no CUDA GPU. To run it on a
-machine that has both: `python -m pytest tests/test_trt_gpu.py -v -m tensorrt`.
+Runs with the auto flavour (TensorRT 10.x/11.x when it imports, else TensorRT-RTX, which CI
+installs) and skips only with that flavour's runtime reason: no GPU, or a GPU it does not support
+(TensorRT-RTX refuses compute capability 9.0, e.g. an H200). To run it: `python -m pytest tests/test_trt_gpu.py -v`
+on a machine with an NVIDIA GPU (an RTX 30/40/50 or an A100 for TensorRT-RTX).
 """
 
 from __future__ import annotations
@@ -16,26 +18,14 @@ from valsuite.errors import ValsuiteError
 pytestmark = [pytest.mark.tensorrt, pytest.mark.gpu]
 
 
-def _requirements() -> str | None:
-    try:
-        import tensorrt  # noqa: F401
-    except Exception as exc:  # ImportError, or OSError when NVIDIA's libraries are missing
-        return f"TensorRT is not importable here: {exc}".splitlines()[0]
-    import torch
-
-    if not torch.cuda.is_available():
-        return "no CUDA GPU visible to torch"
-    return None
-
-
 @pytest.fixture(scope="module")
 def trt():
-    reason = _requirements()
-    if reason:
-        pytest.skip(reason)
-    from valsuite.tensorrt.versions import import_tensorrt
+    from valsuite.tensorrt.flavour import get_flavour, runtime_support
 
-    return import_tensorrt()
+    support = runtime_support("auto")
+    if not support.ok:
+        pytest.skip(support.line)
+    return get_flavour("auto").import_module()
 
 
 def _tiny_onnx(path, size: int = 32) -> None:
@@ -69,19 +59,24 @@ def test_tiny_engine_matches_onnxruntime(trt, tmp_path, cuda_graph):
     from valsuite.backends.tensorrt_backend import TensorRTBackend
     from valsuite.tensorrt.build import BuildOptions, build_engine
     from valsuite.tensorrt.engines import check_engine_file, expected_facts
-    from valsuite.tensorrt.gpu import gpu_facts
+    from valsuite.tensorrt.flavour import flavour_of
     from valsuite.tensorrt.profile import profile_from_args
 
-    onnx_path, engine = tmp_path / "tiny.onnx", tmp_path / "tiny_fp32_dyn1-4-8.engine"
+    flavour = flavour_of(trt)
+    onnx_path, engine = tmp_path / "tiny.onnx", tmp_path / "tiny_fp32-dynamic-b1-4-8.engine"
     _tiny_onnx(onnx_path)
     options = BuildOptions("fp32", profile_from_args((-1, 3, 32, 32), 1, 4, 8), timing_cache=tmp_path / "tc.cache")
-    facts = expected_facts(trt.__version__, gpu_facts(), onnx_path, options) | {"onnx_path": str(onnx_path)}
+    facts = expected_facts(trt, onnx_path, options) | {"onnx_path": str(onnx_path)}
     sidecar = build_engine(trt, onnx_path, engine, options, facts)
-    assert sidecar["num_layers"] >= 1 and (tmp_path / "tc.cache").stat().st_size > 0
-    assert sum(sidecar["layer_precisions"].values()) == len(sidecar["layers"])
+    assert sidecar["engine_inspection"]["done"] and sidecar["num_layers"] >= 1
+    assert sum(sidecar["layer_precisions"].values()) == len(sidecar["engine_inspection"]["layers"])
+    assert (tmp_path / "tc.cache").is_file() == (flavour.name == "tensorrt")
 
     spec = SimpleNamespace(input_shape=(3, 32, 32), network="tiny")
-    backend = TensorRTBackend(spec, "fp32", "cuda", BackendOptions(artifact=engine, batch_size=8, cuda_graph=cuda_graph))
+    from valsuite.options.trt import TrtBuildOptions
+
+    backend = TensorRTBackend(spec, "fp32", "cuda", BackendOptions(artifact=engine, batch_size=8, cuda_graph=cuda_graph,
+                                                                   trt=TrtBuildOptions(trt_flavour=flavour.name)))
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     x = torch.from_numpy(np.random.default_rng(1).standard_normal((11, 3, 32, 32)).astype(np.float32))
     expected = session.run(None, {"input": x.numpy()})[0]
@@ -101,4 +96,7 @@ def test_tiny_engine_matches_onnxruntime(trt, tmp_path, cuda_graph):
     np.testing.assert_allclose(again.numpy(), outs[0], rtol=0, atol=0)
     assert info.num_layers == sidecar["num_layers"] and info.details["tensorrt_version"] == trt.__version__
     with pytest.raises(ValsuiteError, match="built for fp32"):
-        check_engine_file(engine, "fp16", trt.__version__, gpu_facts())
+        check_engine_file(engine, "fp16", trt)
+    if flavour.name == "rtx":  # JIT kernels saved next to the engine, with their own sidecar
+        assert (tmp_path / f"{engine.name}.runtime.cache").stat().st_size > 0
+        assert (tmp_path / f"{engine.name}.runtime.cache.json").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +11,7 @@ from valsuite.errors import ValsuiteError
 from valsuite.fileio import sha256_file, write_sidecar
 from valsuite.tensorrt.cache import engine_path_for, stale_reason
 from valsuite.tensorrt.engines import check_engine_file
+from valsuite.tensorrt.flavour import GpuInfo
 from valsuite.tensorrt.inspector import dtype_of_format, parse_engine_information
 from valsuite.tensorrt.profile import ProfileShapes, profile_for_run, profile_from_args
 from valsuite.tensorrt.versions import parse_version
@@ -19,7 +21,7 @@ from valsuite.tensorrt.versions import parse_version
 def test_dynamic_profile_defaults_and_options():
     shapes = profile_from_args((-1, 3, 224, 224))
     assert (shapes.min, shapes.opt, shapes.max) == ((1, 3, 224, 224), (32, 3, 224, 224), (256, 3, 224, 224))
-    assert shapes.dynamic and shapes.tag() == "dyn1-32-256"
+    assert shapes.dynamic and shapes.tag() == "dynamic-b1-32-256" and shapes.kind == "dynamic"
     shapes = profile_from_args((-1, 3, 240, 240), min_batch=4, opt_batch=8, max_batch=64)
     assert (shapes.min[0], shapes.opt[0], shapes.max[0]) == (4, 8, 64) and shapes.sample_shape == (3, 240, 240)
     assert profile_from_args((-1, 3, 224, 224), max_batch=16).opt[0] == 16  # opt clamped into the range
@@ -28,8 +30,8 @@ def test_dynamic_profile_defaults_and_options():
 def test_static_profile():
     shapes = profile_from_args((32, 3, 224, 224))
     assert shapes.min == shapes.opt == shapes.max == (32, 3, 224, 224)
-    assert not shapes.dynamic and shapes.tag() == "b32"
-    assert profile_from_args((8, 3, 224, 224), max_batch=8).tag() == "b8"
+    assert not shapes.dynamic and shapes.tag() == "static-b32" and shapes.kind == "static"
+    assert profile_from_args((8, 3, 224, 224), max_batch=8).tag() == "static-b8"
 
 
 @pytest.mark.parametrize("shape, kwargs", [
@@ -68,8 +70,8 @@ def test_batch_check_includes_partial_batches():
 def test_engine_names(tmp_path):
     dyn = profile_from_args((-1, 3, 224, 224))
     assert engine_path_for("resnet50_IMAGENET1K_V2", tmp_path, "int8", dyn) == \
-        tmp_path / "resnet50_IMAGENET1K_V2_int8_dyn1-32-256.engine"
-    assert engine_path_for("m", "weights", "fp16", profile_from_args((8, 3, 224, 224))).name == "m_fp16_b8.engine"
+        tmp_path / "resnet50_IMAGENET1K_V2_int8-dynamic-b1-32-256.engine"
+    assert engine_path_for("m", "weights", "fp16", profile_from_args((8, 3, 224, 224))).name == "m_fp16-static-b8.engine"
     names = {engine_path_for("m", tmp_path, p, s).name for p in ("fp32", "fp16", "int8")
              for s in (dyn, profile_from_args((8, 3, 224, 224)))}
     assert len(names) == 6  # precision and profile never share a file
@@ -80,12 +82,22 @@ def test_engine_names(tmp_path):
 GPU = {"name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}
 
 
+def _trt(version: str, module: str = "tensorrt"):
+    """A stand-in module: what check_engine_file reads is its name (the flavour) and version."""
+    return SimpleNamespace(__name__=module, __version__=version)
+
+
+@pytest.fixture(autouse=True)
+def h100(monkeypatch):
+    monkeypatch.setattr("valsuite.tensorrt.flavour.local_gpu", lambda index=0: GpuInfo(**GPU))
+
+
 def _engine(tmp_path, **overrides):
     path = tmp_path / "m_fp16_dyn1-32-256.engine"
     path.write_bytes(b"plan-bytes")
     onnx = tmp_path / "m_fp16.onnx"
     onnx.write_bytes(b"onnx-bytes")
-    facts = {"tensorrt_version": "10.13.3.9", "gpu": GPU, "onnx_sha256": sha256_file(onnx),
+    facts = {"flavour": "tensorrt", "tensorrt_version": "10.13.3.9", "gpu": GPU, "onnx_sha256": sha256_file(onnx),
              "profile": profile_from_args((-1, 3, 224, 224)).to_dict(), "precision": "fp16",
              "build_options": {"opt_level": 3, "workspace_mb": None, "tf32": False}}
     sidecar = facts | {"engine_sha256": sha256_file(path), "onnx_path": str(onnx)} | overrides
@@ -124,25 +136,29 @@ def test_missing_sidecar_or_changed_file_is_stale(tmp_path):
 
 def test_engine_by_path_is_refused_when_stale(tmp_path):
     path, facts, onnx = _engine(tmp_path)
-    assert check_engine_file(path, "fp16", "10.13.3.9", GPU)["precision"] == "fp16"
+    assert check_engine_file(path, "fp16", _trt("10.13.3.9"))["precision"] == "fp16"
     with pytest.raises(ValsuiteError, match="built for fp16, but this run asks for int8"):
-        check_engine_file(path, "int8", "10.13.3.9", GPU)
+        check_engine_file(path, "int8", _trt("10.13.3.9"))
     with pytest.raises(ValsuiteError, match="stale: tensorrt version differs: engine has 10.13.3.9, this run needs 11.4"):
-        check_engine_file(path, "fp16", "11.4.0.106", GPU)
-    with pytest.raises(ValsuiteError, match="gpu differs"):
-        check_engine_file(path, "fp16", "10.13.3.9", {"name": "NVIDIA L4", "compute_capability": "8.9"})
+        check_engine_file(path, "fp16", _trt("11.4.0.106"))
+    with pytest.raises(ValsuiteError, match="stale: flavour differs: engine has tensorrt, this run needs rtx"):
+        check_engine_file(path, "fp16", _trt("1.7.1.116", "tensorrt_rtx"))  # another flavour: never loaded
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("valsuite.tensorrt.flavour.local_gpu", lambda index=0: GpuInfo("NVIDIA L4", "8.9"))
+        with pytest.raises(ValsuiteError, match="gpu differs"):
+            check_engine_file(path, "fp16", _trt("10.13.3.9"))
     onnx.write_bytes(b"re-exported")
     with pytest.raises(ValsuiteError, match="ONNX .* changed since the build"):
-        check_engine_file(path, "fp16", "10.13.3.9", GPU)
+        check_engine_file(path, "fp16", _trt("10.13.3.9"))
     with pytest.raises(ValsuiteError, match="not found"):
-        check_engine_file(tmp_path / "nope.engine", "fp16", "10.13.3.9", GPU)
+        check_engine_file(tmp_path / "nope.engine", "fp16", _trt("10.13.3.9"))
 
 
 def test_engine_without_sidecar_is_refused(tmp_path):
     path = tmp_path / "x.engine"
     path.write_bytes(b"plan")
     with pytest.raises(ValsuiteError, match="no readable sidecar"):
-        check_engine_file(path, "fp32", "10.8.0.43", GPU)
+        check_engine_file(path, "fp32", _trt("10.8.0.43"))
 
 
 # -- inspector JSON -------------------------------------------------------------------------------

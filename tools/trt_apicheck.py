@@ -2,7 +2,13 @@
 
 TensorRT cannot run on this project's machines, so the code that calls it is read with `ast`:
 every `trt.X`, `trt.X.Y` and every method or property used on a TensorRT object must exist in
-each manifest (../shared/trt-api/tensorrt-<version>.json) of a version that reaches that line.
+each manifest (../shared/trt-api/tensorrt-<version>.json, and tensorrt_rtx-<version>.json for
+TensorRT for RTX) of a version that reaches that line.
+
+Flavours: shared code is reached by every manifest of both flavours. The methods of a class that
+sets `module_name = "tensorrt"` or `module_name = "tensorrt_rtx"` (the flavour classes in
+valsuite/tensorrt/flavour.py) are reached only by that flavour's manifests; that is where the
+flavours differ, instead of `if` branches.
 
 What counts as a TensorRT object, and of which class:
 - the module: a name bound by `import tensorrt [as x]`, `x = import_tensorrt()`, or named `trt`;
@@ -18,7 +24,9 @@ What counts as a TensorRT object, and of which class:
 
 Version branches: the body of `if trt_major() >= 11:` (or `trt_version() < (10, 13)`, any of
 < <= > >= == !=, combined with and/or/not) is checked only against the versions that satisfy
-the condition, its `else` against the others. `getattr(obj, "name", default)` and `hasattr` are
+the condition, its `else` against the others. A condition is evaluated with each manifest's own
+version, as it is at run time: TensorRT-RTX 1.7 satisfies `trt_major() < 11` (so flavour
+differences belong in the flavour classes, not in version branches). `getattr(obj, "name", default)` and `hasattr` are
 capability probes and are listed, not required. Anything else is required in every version.
 """
 
@@ -49,7 +57,9 @@ PROPERTY_TYPES = {
     ("EngineInspector", "execution_context"): "IExecutionContext",
     ("INetworkDefinition", "builder"): "Builder",
 }
-RETURN_ALIASES = {"nvonnxparser::IParserError": "ParserError"}
+RETURN_ALIASES = {"nvonnxparser::IParserError": "ParserError", "nvinfer1::IRuntimeCache": "IRuntimeCache"}
+MODULE_NAMES = ("tensorrt", "tensorrt_rtx")
+DISPLAY = {"tensorrt": "TensorRT", "tensorrt_rtx": "TensorRT-RTX"}
 ALLOWED_DUNDERS = {"__version__"}  # the manifests' "version" field is read from it
 VERSION_FUNCS = {"trt_major", "trt_version"}
 _OPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
@@ -61,6 +71,12 @@ _FLIP = {ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE, ast
 class Manifest:
     version: str
     module: dict = field(repr=False, compare=False, hash=False)
+    module_name: str = "tensorrt"       # "tensorrt" or "tensorrt_rtx" (the manifest's "flavour")
+
+    @property
+    def label(self) -> str:
+        """'TensorRT 11.4.0.106' or 'TensorRT-RTX 1.7.1.116'."""
+        return f"{DISPLAY.get(self.module_name, self.module_name)} {self.version}"
 
     @property
     def vtuple(self) -> tuple[int, ...]:
@@ -84,14 +100,16 @@ class Manifest:
         if not match:
             return None
         ret = RETURN_ALIASES.get(match.group(1), match.group(1))
-        ret = re.sub(r"^(tensorrt_bindings\.)?tensorrt\.", "", ret)
+        ret = re.sub(r"^(\w+_bindings\.)?(tensorrt|tensorrt_rtx)\.", "", ret)
         return ret if ret in self.module else None
 
 
 def load_manifests(folder: str | Path) -> list[Manifest]:
-    paths = sorted(Path(folder).glob("tensorrt-*.json"))
-    manifests = [Manifest(d["version"], d["module"]) for d in (json.loads(p.read_text()) for p in paths)]
-    return sorted(manifests, key=lambda m: m.vtuple)
+    """Every tensorrt-<version>.json and tensorrt_rtx-<version>.json, TensorRT first, oldest first."""
+    paths = sorted(p for name in MODULE_NAMES for p in Path(folder).glob(f"{name}-*.json"))
+    manifests = [Manifest(d["version"], d["module"], d.get("flavour", "tensorrt"))
+                 for d in (json.loads(p.read_text()) for p in paths)]
+    return sorted(manifests, key=lambda m: (MODULE_NAMES.index(m.module_name), m.vtuple))
 
 
 @dataclass(frozen=True)
@@ -112,9 +130,10 @@ class Use:
 class Violation:
     use: Use
     version: str
+    label: str = ""  # 'TensorRT-RTX 1.7.1.116'
 
     def __str__(self) -> str:
-        return f"{self.use.file}:{self.use.line}: {self.use.text} does not exist in TensorRT {self.version}"
+        return f"{self.use.file}:{self.use.line}: {self.use.text} does not exist in {self.label or self.version}"
 
 
 @dataclass
@@ -268,13 +287,13 @@ class _Walker(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            if alias.name == "tensorrt":
+            if alias.name in MODULE_NAMES:
                 self.scopes[-1][alias.asname or "tensorrt"] = MODULE
             else:
                 self.scopes[-1][alias.asname or alias.name.split(".")[0]] = FOREIGN
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.module == "tensorrt":
+        if node.module in MODULE_NAMES:
             for alias in node.names:
                 self.record(node, None, alias.name)
                 self.scopes[-1][alias.asname or alias.name] = self._class_kind(alias.name)
@@ -295,8 +314,22 @@ class _Walker(ast.NodeVisitor):
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
+    @staticmethod
+    def class_module_name(node: ast.ClassDef) -> str | None:
+        """`module_name = "tensorrt_rtx"` in a class body: its methods belong to that flavour."""
+        for stmt in node.body:
+            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                    and stmt.targets[0].id == "module_name" and isinstance(stmt.value, ast.Constant)
+                    and stmt.value.value in MODULE_NAMES):
+                return stmt.value.value
+        return None
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         saved, self.self_types = self.self_types, {}
+        saved_reach = self.reach
+        flavour = self.class_module_name(node)
+        if flavour is not None:
+            self.reach = frozenset(v for v in self.reach if self.by_version[v].module_name == flavour)
         muted, self.muted = self.muted, True
         for stmt in node.body:  # first pass: learn what the methods store on self
             self.visit(stmt)
@@ -304,6 +337,7 @@ class _Walker(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
         self.self_types = saved
+        self.reach = saved_reach
 
     # -- version branches ---------------------------------------------------------------------------
     def _version_value(self, node, manifest: Manifest):
@@ -373,7 +407,7 @@ def check_source(source: str, filename: str, manifests: list[Manifest]) -> Repor
     tree = ast.parse(source, filename=filename)
     walker.collect_functions(tree)
     walker.visit(tree)
-    violations = [Violation(use, v) for use in walker.uses if not use.probe
+    violations = [Violation(use, v, walker.by_version[v].label) for use in walker.uses if not use.probe
                   for v in sorted(use.versions, key=lambda s: walker.by_version[s].vtuple)
                   if not walker.by_version[v].has(use.owner, use.name)]
     return Report(walker.uses, violations)
@@ -405,14 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifests = load_manifests(args.manifests)
     if not manifests:
-        print(f"no tensorrt-*.json manifests in {args.manifests}", file=sys.stderr)
+        print(f"no tensorrt-*.json or tensorrt_rtx-*.json manifests in {args.manifests}", file=sys.stderr)
         return 2
     report = check_files(args.files or tensorrt_modules(root), manifests, None if args.files else root)
     required = [u for u in report.uses if not u.probe]
     for m in manifests:
         n = sum(1 for u in required if m.version in u.versions)
         bad = sum(1 for v in report.violations if v.version == m.version)
-        print(f"TensorRT {m.version}: {n} uses checked ({len({u.text for u in required if m.version in u.versions})} "
+        print(f"{m.label}: {n} uses checked ({len({u.text for u in required if m.version in u.versions})} "
               f"distinct names), {bad} missing")
     for violation in report.violations:
         print(violation)

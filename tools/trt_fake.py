@@ -88,6 +88,7 @@ class FakeTensorRT:
     def __init__(self, manifest: Manifest, behaviour: dict | None = None) -> None:
         self._manifest = manifest
         self.__version__ = manifest.version
+        self.__name__ = manifest.module_name  # "tensorrt" or "tensorrt_rtx": picks the flavour
         self.behaviour = dict(behaviour or {})
         self.log: list[tuple] = []
 
@@ -118,6 +119,12 @@ class FakeTensorRT:
         return [args for c, m, args in self.log if c == cls and m == method]
 
 
+def _fake_layer(network: FakeObject, index: int) -> FakeObject:
+    layer = FakeObject(network._fake, "ILayer")
+    layer._state["index"] = index  # the fake's own bookkeeping, not a TensorRT attribute
+    return layer
+
+
 def build_behaviour(input_shape=(-1, 3, 224, 224), inspector_json: str = '{"Layers": []}', num_layers: int = 3,
                     parse_ok: bool = True, plan: bytes | None = b"fake-serialized-engine") -> dict:
     """What the build path needs back from TensorRT to run end to end against the fake."""
@@ -126,6 +133,14 @@ def build_behaviour(input_shape=(-1, 3, 224, 224), inspector_json: str = '{"Laye
         ("OnnxParser", "num_errors"): 0 if parse_ok else 1,
         ("OnnxParser", "get_error"): lambda obj, i: "In node 0 (Conv): unsupported fake error",
         ("INetworkDefinition", "num_inputs"): 1,
+        ("INetworkDefinition", "num_layers"): 2,  # a DEQUANTIZE (fp32 out) and a CONVOLUTION (fp16 out)
+        ("ILayer", "name"): lambda obj: f"layer{id(obj) % 1000}",
+        ("ILayer", "num_outputs"): 1,
+        ("ILayer", "type"): lambda obj: FakeEnumValue("LayerType", "DEQUANTIZE" if obj._state.get("index") == 0
+                                                      else "CONVOLUTION", 0),
+        ("ILayer", "get_output_type"): lambda obj, i: FakeEnumValue("DataType", "FLOAT" if obj._state.get("index") == 0
+                                                                    else "HALF", 0),
+        ("INetworkDefinition", "get_layer"): _fake_layer,
         ("ITensor", "name"): "input",
         ("ITensor", "shape"): tuple(input_shape),
         ("Builder", "build_serialized_network"): plan,

@@ -52,14 +52,15 @@ def device_for(backend: str, requested: str | None) -> str:
     return requested or backend_class(backend).preferred_device()
 
 
-def backend_available(name: str) -> tuple[bool, str]:
-    """(True, '') when this machine can run the backend, else (False, reason)."""
+def backend_available(name: str, options: BackendOptions | None = None) -> tuple[bool, str]:
+    """(True, '') when this machine can run the backend (with these options: e.g. the TensorRT
+    flavour), else (False, the one-line reason)."""
     try:
         cls = backend_class(name)
     except ValsuiteError as exc:
         return False, str(exc)
     probe = getattr(cls, "available", None)
-    return probe() if probe else (True, "")
+    return probe(options) if probe else (True, "")
 
 
 __all__ = ["Backend", "BackendInfo", "BackendOptions", "PRECISIONS", "backend_names", "backend_class",

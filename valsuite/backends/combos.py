@@ -32,7 +32,7 @@ def combination_reason(spec, backend: str, precision: str, device: str,
     conflicts), or None. An unknown backend name is a typo, not a combination: it raises.
     Constructing a backend is cheap: the model is built and the engine loaded on activate()."""
     cls = backend_class(backend)
-    ok, why = backend_available(backend)
+    ok, why = backend_available(backend, options)   # options: e.g. the TensorRT flavour it would run
     if not ok:
         return f"backend {backend} is not available here: {why}"
     try:

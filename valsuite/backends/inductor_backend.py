@@ -83,7 +83,7 @@ class InductorBackend(LaunchesOnCuda, Backend):
         self.details: dict = {}
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
+    def available(cls, options=None) -> tuple[bool, str]:
         try:
             import torch._inductor  # noqa: F401
         except ImportError as exc:

@@ -20,7 +20,7 @@ class NullBackend(Backend):
     devices = ("cpu", "cuda")
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
+    def available(cls, options=None) -> tuple[bool, str]:
         return True, ""
 
     def _activate(self) -> None:

@@ -17,7 +17,7 @@ class OnnxRuntimeBackend(Backend):
     devices = ("cpu", "cuda")
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
+    def available(cls, options=None) -> tuple[bool, str]:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
@@ -43,9 +43,22 @@ class OnnxRuntimeBackend(Backend):
     def _activate(self) -> None:
         import onnxruntime as ort
 
+        self.external = None
         opts = self.options
-        self.path = artifacts.onnx_for(self.spec, self.precision, opts.weights_dir, opts.artifact, opts.precision,
-                                       head=opts.head)
+        if opts.artifact is not None:  # a user's ONNX: layout checked, precision must match the row
+            from valsuite.external import external_onnx
+
+            if opts.head is not None and not opts.head.is_identity:   # a head edit of a user's file: not made
+                raise ValsuiteError(f"--head {opts.head.name} applies to the suite's own exports, not to "
+                                    f"{opts.artifact.name}", hint="drop --head for a file candidate")
+            self.external = external_onnx(self.spec, opts.artifact)
+            if self.external.precision != self.precision:
+                raise ValsuiteError(f"{self.external.path.name} holds a {self.external.precision} graph, but its row "
+                                    f"is {self.precision}", hint=f"use precision {self.external.precision} for it")
+            self.path = self.external.path
+        else:
+            self.path = artifacts.onnx_for(self.spec, self.precision, opts.weights_dir, None, opts.precision,
+                                           head=opts.head)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
@@ -95,5 +108,7 @@ class OnnxRuntimeBackend(Backend):
         for key in ("sha256", "precision", "calibration", "qdq_pairs", "kept_fp32"):
             if key in sidecar:
                 details[key] = sidecar[key]
+        if self.external is not None:  # the exact file evaluated
+            details |= {"sha256": self.external.sha256, "external": self.external.describe()}
         return BackendInfo(model_size_mb=self.path.stat().st_size / 2**20, num_layers=nodes,
                            num_params=params, artifact=str(self.path), details=details)

@@ -42,7 +42,7 @@ class TorchBackend(LaunchesOnCuda, Backend):
         self.graph = None
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
+    def available(cls, options=None) -> tuple[bool, str]:
         return True, ""
 
     def _activate(self) -> None:

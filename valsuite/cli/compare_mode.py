@@ -53,21 +53,35 @@ def config_from_options(job: JobOptions):
         weights_dir=job.model.weights_dir, fail_under=parse_fail_under(par.fail_under), localize=par.localize,
         localize_samples=par.localize_samples, localize_top=par.localize_top,
         localize_bad_pct=par.localize_bad_pct, progress=not job.run.no_progress)
-    if cfg.candidates is None:
-        cfg.candidates, cfg.skipped = default_candidates(device)
-        for item in cfg.skipped:
-            print(f"skipped candidate {item['candidate']}: {item['reason']}")
     # with random inputs, --dataset is only the default calibration source of int8 candidates
     calib_source = dataset or job.data.dataset
+    if cfg.candidates is None:
+        from valsuite.backends import backend_names
+
+        options = {b: job.backend_options(b, calib_source) for b in backend_names()}
+        cfg.candidates, cfg.skipped = default_candidates(device, options)
+        for item in cfg.skipped:
+            print(f"skipped candidate {item['candidate']}: {item['reason']}")
     if calib_source is None and job.precision.calib_dataset is None:
         cfg.candidates = int8_needs_images(cfg.candidates, cfg.skipped)
-    if dataset is None and job.data.dataset is not None and not any(c.precision == "int8" for c in cfg.candidates):
+    calibrates = any(c.precision == "int8" and c.artifact is None for c in cfg.candidates)
+    if dataset is None and job.data.dataset is not None and not calibrates:
         refuse(["--dataset"], "with --inputs random and no int8 candidate (it only calibrates)")
-    cfg.candidate_options = {c.name: job.backend_options(c.backend, calib_source) for c in cfg.candidates}
+    cfg.candidate_options = {c.name: candidate_options(job, c, calib_source) for c in cfg.candidates}
     # calibration images of an int8 candidate are never evaluated, by any candidate
     precision = job.backend_options("torch", dataset).precision
-    cfg.exclude, cfg.exclude_reason = calibration_exclusions(precision, dataset, [c.precision for c in cfg.candidates])
+    # (a file from another tool was calibrated elsewhere: it excludes nothing)
+    cfg.exclude, cfg.exclude_reason = calibration_exclusions(precision, dataset,
+                                                             [c.precision for c in cfg.candidates if c.artifact is None])
     return cfg
+
+
+def candidate_options(job: JobOptions, cand, calib_source):
+    """A candidate's typed backend options; an artifact candidate (file=/engine=) runs its own file."""
+    import dataclasses
+
+    options = job.backend_options(cand.backend, calib_source)
+    return dataclasses.replace(options, artifact=cand.artifact) if cand.artifact is not None else options
 
 
 def int8_needs_images(candidates: list, skipped: list[dict]) -> list:
@@ -75,13 +89,13 @@ def int8_needs_images(candidates: list, skipped: list[dict]) -> list:
     built (an explicitly named one is an error, a default one a skip with its reason). FP16 needs
     no images: its range check runs on seeded synthetic images."""
     reason = "int8 calibration needs images (pass --calib-dataset DIR or --dataset DIR)"
-    for cand in candidates:
-        if cand.precision == "int8":
-            if cand.explicit:
-                raise ValsuiteError(f"candidate {cand.name}: {reason}")
-            skipped.append({"candidate": cand.name, "reason": reason})
-            print(f"skipped candidate {cand.name}: {reason}")
-    return [c for c in candidates if c.precision != "int8"]
+    calibrated_here = [c for c in candidates if c.precision == "int8" and c.artifact is None]  # not a given file
+    for cand in calibrated_here:
+        if cand.explicit:
+            raise ValsuiteError(f"candidate {cand.name}: {reason}")
+        skipped.append({"candidate": cand.name, "reason": reason})
+        print(f"skipped candidate {cand.name}: {reason}")
+    return [c for c in candidates if c not in calibrated_here]
 
 
 def run_compare_mode(job: JobOptions) -> int:

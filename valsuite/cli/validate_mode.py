@@ -15,7 +15,8 @@ log = logging.getLogger("valsuite")
 
 def refuse_unused(job: JobOptions, backends: list[str]) -> None:
     """Options that no row of this run reads are errors, never silently ignored."""
-    refuse(job.given("parity", "report", "sweep"), "without --compare/--report/--sweep")
+    refuse([f for f in job.given("parity") if f != "--candidates"] + job.given("report", "sweep"),
+           "without --compare/--report/--sweep")
     refuse(job.given("segmentation"), "without --segmentation")
     refuse_segmentation_network(job)
     if "tensorrt" not in backends:
@@ -50,44 +51,66 @@ def output_locations(job: JobOptions, backends: list[str]) -> list:
     return locations
 
 
-def runnable_configs(configs: list, spec) -> list:
+def runnable_configs(configs: list, spec) -> tuple[list, list[dict]]:
     """Check every backend x precision row before the first one runs: the unsupported ones are
-    listed as skipped with the reason, the rest run (none left: one error listing why)."""
+    listed as skipped with the reason (also as rows of the table), the rest run (none left: one
+    error listing why). A tensorrt row on a machine its flavour cannot run is one of them."""
     from valsuite.backends.combos import Combination, combination_reason, runnable, skipped_lines
     from valsuite.evaluate.runner import backend_options
 
     combos = [Combination(c.backend, c.precision, c.device,
                           combination_reason(spec, c.backend, c.precision, c.device, backend_options(c)))
               for c in configs]
-    ok = {(c.backend, c.precision) for c in runnable(combos)}
+    runnable(combos)   # raises when none can run
     for line in skipped_lines(combos):
         print(line, flush=True)
-    return [c for c in configs if (c.backend, c.precision) in ok]
+    skipped = [{"kind": "skipped", "backend": c.backend, "precision": c.precision, "device": c.device,
+                "reason": c.reason} for c in combos if c.reason is not None]
+    return [cfg for cfg, combo in zip(configs, combos) if combo.reason is None], skipped
 
 
 def run_config(job: JobOptions, backend: str, precision: str, dataset, num_samples: int, exclude=frozenset(),
-               reason=None, several: bool = False):
+               reason=None, several: bool = False, artifact=None):
+    import dataclasses
+
     from valsuite.backends import device_for
     from valsuite.evaluate.runner import RunConfig
 
     measure = job.measure
+    options = job.backend_options(backend, dataset)
+    if artifact is not None:  # onnxruntime:file=PATH / tensorrt:engine=PATH: the row runs that file
+        options = dataclasses.replace(options, artifact=artifact)
     return RunConfig(network=job.model.network, backend=backend, precision=precision,
                      device=device_for(backend, job.run.device), batch_size=job.run.batch_size, weights=job.model.weights,
                      random_weights=job.model.random_weights, dataset=dataset, num_samples=num_samples,
                      seed=job.data.seed, workers=job.run.workers, warmup_batches=job.run.warmup,
                      weights_dir=job.model.weights_dir, progress=not job.run.no_progress, inflight=job.run.inflight,
-                     backend_options=job.backend_options(backend, dataset), exclude=exclude, exclude_reason=reason,
+                     backend_options=options, exclude=exclude, exclude_reason=reason,
                      cache=job.speed.cache, decode=job.speed.decode, input_size=job.model.input_hw(),
                      timing=measure.timing(f"{backend}_{precision}" if several else ""),
                      profile_layers=measure.profile_layers, monitor=not measure.no_monitor,
                      monitor_interval_s=measure.monitor_interval_ms / 1e3, class_list=job.data.class_list)
 
 
-def validate(job: JobOptions) -> int:
+def rows(job: JobOptions) -> list[tuple]:
+    """(backend, precision, artifact) per row: --backend x --precision, or --candidates (which may name
+    other tools' files: onnxruntime:file=PATH, tensorrt:engine=PATH)."""
     from valsuite.backends import ALIASES
+
+    if not job.parity.candidates:
+        return [(ALIASES.get(b, b), p, None) for b, p in itertools.product(job.run.backends(), job.run.precisions())]
+    from valsuite.parity import parse_candidates
+
+    refuse([f for f in job.run.given() if f in ("--backend", "-trt", "--precision")],
+           "with --candidates (it names the rows)")
+    return [(c.backend, c.precision, c.artifact) for c in parse_candidates(job.parity.candidates, job.run.device)]
+
+
+def validate(job: JobOptions) -> int:
     from valsuite.evaluate.runner import calibration_exclusions
 
-    backends = [ALIASES.get(b, b) for b in job.run.backends()]
+    wanted = rows(job)
+    backends = list(dict.fromkeys(b for b, _, _ in wanted))
     refuse_unused(job, backends)
     dataset = job.data.folder()
     from valsuite.outputs import check_writable
@@ -96,12 +119,12 @@ def validate(job: JobOptions) -> int:
     if job.precision.calib_exclude and dataset is None:
         refuse(["--calib-exclude"], "without a dataset folder")
     num_samples = job.data.samples()
-    precisions = job.run.precisions()
+    precisions = [p for _, p, artifact in wanted if artifact is None]  # another tool's file calibrates nothing here
     excluding = precisions + ["int8"] if job.precision.calib_exclude else precisions
     exclude, reason = calibration_exclusions(job.backend_options("torch", dataset).precision, dataset, excluding,
                                              job.data.class_list)
-    rows = list(itertools.product(backends, precisions))
-    configs = [run_config(job, b, p, dataset, num_samples, exclude, reason, several=len(rows) > 1) for b, p in rows]
+    configs = [run_config(job, b, p, dataset, num_samples, exclude, reason, several=len(wanted) > 1, artifact=a)
+               for b, p, a in wanted]
     records = run_configs(configs, job, skip_unsupported=False)
     return 0 if records else 2
 
@@ -119,30 +142,35 @@ def default_job(job: JobOptions) -> int:
     from valsuite.outputs import check_writable
 
     check_writable(output_locations(job, backend_names()))
-    configs = []
+    configs, skipped = [], []
     for name in backend_names():
-        ok, reason = backend_available(name)
+        cfg = run_config(job, name, "fp32", None, job.data.samples(), several=True)
+        ok, reason = backend_available(name, cfg.backend_options)   # the TensorRT flavour decides, e.g.
         if not ok:
             print(f"skipped backend {name}: {reason}")
+            skipped.append({"kind": "skipped", "backend": name, "precision": "fp32", "device": cfg.device,
+                            "reason": reason})
             continue
-        configs.append(run_config(job, name, "fp32", None, job.data.samples(), several=True))
-    run_configs(configs, job, skip_unsupported=True)
+        configs.append(cfg)
+    run_configs(configs, job, skip_unsupported=True, skipped=skipped)
     print("\nNo accuracy: this default job times seeded synthetic images. For Prec@1/Prec@5 pass an "
           "ImageNet val folder: python main.py -v --dataset DIR (DIR/<wnid>/*.JPEG; "
           "python format_dataset.py arranges the official files into that layout).")
     return 0
 
 
-def run_configs(configs, job: JobOptions, skip_unsupported: bool) -> list[dict]:
-    """Run each configuration, store each record, print one seed-style table."""
+def run_configs(configs, job: JobOptions, skip_unsupported: bool, skipped: list[dict] | None = None) -> list[dict]:
+    """Run each configuration, store each record, print one seed-style table (skipped rows listed in it)."""
     from valsuite.evaluate.runner import resolve_spec, run_one
     from valsuite.results.record import store_record
     from valsuite.results.tables import seed_table, table_title
 
     records = []
     spec = resolve_spec(configs[0]) if configs else None
+    skipped = list(skipped or [])
     if not skip_unsupported and configs:
-        configs = runnable_configs(configs, spec)
+        configs, refused = runnable_configs(configs, spec)
+        skipped += refused
     out = job.run.output_json
     for cfg in configs:
         try:
@@ -165,7 +193,7 @@ def run_configs(configs, job: JobOptions, skip_unsupported: bool) -> list[dict]:
         print()
         print(table_title(records))
         print()
-        print(seed_table(records))
+        print(seed_table(records + skipped))
         for note in sorted({r["prec5_note"] for r in records if r.get("prec5_note")}):
             print(f"\nPrec@5 of the argmax head: {note}.")
     return records

@@ -16,6 +16,7 @@ import numpy as np
 
 from valsuite import __version__
 from valsuite.errors import ValsuiteError
+from valsuite.export.simplify import simplifier_version, simplify_export
 from valsuite.fileio import (artifact_lock, publish, read_sidecar, sha256_file, sidecar_stale_reason,
                              temp_path_for, write_sidecar)
 from valsuite.models.spec import ModelSpec
@@ -51,7 +52,7 @@ def onnx_path_for(spec: ModelSpec, weights_dir: Path, input_shape: tuple[int, ..
     return Path(weights_dir) / f"{spec.artifact_stem}_{batch}.onnx"
 
 
-def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int) -> dict:
+def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int, simplify: bool = True) -> dict:
     """What an export depends on; a sidecar whose facts differ marks the ONNX stale."""
     import onnx
     import torch
@@ -66,6 +67,7 @@ def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int) -> d
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
         "tools": {"valsuite": __version__, "torch": torch.__version__, "onnx": onnx.__version__},
+        "simplifier": simplifier_version() if simplify else None,
     }
     if spec.weights_path and os.path.isfile(spec.weights_path):
         stat = os.stat(spec.weights_path)
@@ -120,32 +122,34 @@ def check_against_torch(module, onnx_path: Path, input_shape: tuple[int, ...], s
 
 
 def export_onnx(spec: ModelSpec, weights_dir: str | Path = "weights", input_shape=None,
-                opset: int = DEFAULT_OPSET, force: bool = False, tolerance: float = 1e-3) -> Path:
-    """The FP32 ONNX for `spec`: reused when its sidecar matches, else exported and checked."""
+                opset: int = DEFAULT_OPSET, force: bool = False, tolerance: float = 1e-3,
+                simplify: bool = True) -> Path:
+    """The FP32 ONNX for `spec`: reused when its sidecar matches, else exported, simplified and checked."""
     if opset < 17:
         raise ValsuiteError(f"opset {opset} is too old: valsuite exports opset 17 or newer")
     shape = parse_input_shape(input_shape, spec)
     path = onnx_path_for(spec, Path(weights_dir), shape)
-    facts = export_facts(spec, shape, opset)
+    facts = export_facts(spec, shape, opset, simplify)
     with artifact_lock(path):   # a parallel run exporting the same file waits, then reuses it
         reason = "forced" if force else stale_reason(path, facts)
         if reason is None:
             return path
-        return _export_checked(spec, path, shape, opset, facts, reason, tolerance)
+        return _export_checked(spec, path, shape, opset, facts, reason, tolerance, simplify)
 
 
 def _export_checked(spec: ModelSpec, path: Path, shape: tuple[int, ...], opset: int, facts: dict,
-                    reason: str, tolerance: float) -> Path:
+                    reason: str, tolerance: float, simplify: bool = True) -> Path:
     import torch
 
     module = spec.build()   # missing weights are reported before anything says "exporting"
     log.info("exporting %s to %s (%s)", spec.network, path, reason)
     sample = torch.zeros((2 if shape[0] == -1 else shape[0], *shape[1:]))
     _torch_export(module, sample, path, dynamic=shape[0] == -1, opset=opset)
-    max_diff = check_against_torch(module, path, shape)
+    simplified = simplify_export(path, shape).facts if simplify else None
+    max_diff = check_against_torch(module, path, shape)  # the file every later stage reads
     if not max_diff <= tolerance:
         raise ValsuiteError(f"exported ONNX differs from torch by {max_diff:.3g} (> {tolerance}): {path}")
     write_sidecar(path, facts | {"sha256": sha256_file(path), "max_abs_diff_vs_torch": max_diff,
-                                 "size_bytes": path.stat().st_size})
+                                 "size_bytes": path.stat().st_size, "simplify": simplified})
     log.info("exported %s: max |onnxruntime - torch| = %.3g on a random batch", path, max_diff)
     return path

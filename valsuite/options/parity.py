@@ -21,7 +21,10 @@ class ParityOptions(OptionGroup):
     atol: float = option("--atol", "-atol", default=1e-8, type=float, help="absolute tolerance (default: %(default)g)")
     candidates: str | None = option("--candidates",
                                     help="comma list of backend:precision, e.g. onnxruntime:fp32,onnxruntime:int8,"
-                                         "tensorrt:fp16 (default: every backend/precision this machine can run)")
+                                         "tensorrt:fp16, and other tools' files: onnxruntime:file=PATH (an ONNX), "
+                                         "tensorrt:engine=PATH (an engine; tensorrt:int8:engine=PATH when it has no "
+                                         "valsuite sidecar). --compare: default every backend/precision this machine "
+                                         "can run; -v: the rows, instead of --backend/--precision")
     inputs: str | None = option("--inputs", choices=("random", "images"),
                                 help="seeded random tensors (default) or the validation images of --dataset")
     val_dataset: bool = option("--val_dataset", "--val-dataset", default=False,

@@ -25,9 +25,14 @@ class Candidate:
     precision: str
     device: str
     explicit: bool = True       # asked for by name: failures are errors, not skips
+    artifact: Path | None = None   # a user's ONNX (onnxruntime:file=PATH) or engine (tensorrt:engine=PATH)
 
     @property
     def name(self) -> str:
+        if self.artifact is not None:
+            from valsuite.external import KINDS
+
+            return f"{self.backend}:{KINDS[self.backend]}={self.artifact.name}"
         return f"{self.backend}:{self.precision}"
 
 

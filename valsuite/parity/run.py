@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from valsuite.backends import BackendOptions, create_backend
+from valsuite.backends import BackendOptions, backend_available, create_backend
 from valsuite.errors import ValsuiteError
 from valsuite.evaluate.accuracy import TopKAccuracy
 from valsuite.parity.candidates import default_candidates
@@ -85,6 +85,11 @@ def _activate(cand: Candidate, spec, cfg: CompareConfig, skipped: list[dict]):
     options = dataclasses.replace(cfg.candidate_options.get(cand.name) or BackendOptions(),
                                   weights_dir=Path(cfg.weights_dir), batch_size=cfg.batch_size,
                                   max_batch=cfg.batch_size)
+    ok, reason = backend_available(cand.backend, options)
+    if not ok:  # this machine cannot run it (e.g. no GPU the TensorRT flavour runs on): listed, others still run
+        skipped.append({"candidate": cand.name, "reason": reason})
+        print(f"skipped candidate {cand.name}: {reason}")
+        return None
     try:
         backend = create_backend(cand.backend, spec, cand.precision, cand.device, options)
         backend.activate()

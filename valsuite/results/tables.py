@@ -76,7 +76,9 @@ def row_sort_key(record: dict) -> tuple:
 
 
 def row_label(record: dict) -> tuple[str, str, str]:
-    """The seed called the torch FP32 row 'Vanilla'; other rows are engine + precision as recorded."""
+    """The seed called the torch FP32 row 'Vanilla'; other rows are engine + precision as recorded.
+    TensorRT rows say whether the engine is static or dynamic ('tensorrt-static'), as the seed's
+    tables did, since the two are measured side by side."""
     backend, precision = record.get("backend") or "?", record.get("precision") or "?"
     device = record.get("device") or "?"
     head = record.get("head") or "logits"
@@ -84,6 +86,9 @@ def row_label(record: dict) -> tuple[str, str, str]:
         return (f"{backend} ({head} head)", precision, device)
     if backend == "torch" and precision == "fp32":
         return ("Vanilla (torch)", precision, device)
+    kind = (record.get("backend_details") or {}).get("engine_kind")
+    if kind in ("static", "dynamic"):
+        backend = f"{backend}-{kind}"
     return (backend, precision, device)
 
 
@@ -97,13 +102,15 @@ def seed_row(record: dict) -> list[str]:
     """Markdown cells; a failure row says 'failed' in its measured columns."""
     if record.get("kind") == "failure":
         return [*row_label(record), FAILED, *(["-"] * (len(COLUMNS) - 1))]
+    if record.get("kind") == "skipped":  # a row this machine cannot run, with the one-line reason
+        return [*row_label(record), f"skipped: {record.get('reason')}", *(["-"] * (len(COLUMNS) - 1))]
     cells = [" / ".join(_num(f.get(record), f.digits) for f in fields) for _, fields in COLUMNS]
     return [*row_label(record), *cells]
 
 
 def seed_table(records: list[dict]) -> str:
     """One row per backend/precision for runs of one network and batch size (failures included)."""
-    rows = [seed_row(r) for r in records if r.get("kind") in MEASURED_KINDS + ("failure",)]
+    rows = [seed_row(r) for r in records if r.get("kind") in MEASURED_KINDS + ("failure", "skipped")]
     return tabulate(rows, headers=SEED_HEADERS, tablefmt="github", disable_numparse=True)
 
 

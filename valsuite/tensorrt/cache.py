@@ -1,7 +1,8 @@
 """Engine names under weights/, the sidecar an engine carries, and when an engine is stale.
 
-An engine is tied to the TensorRT version that built it, the GPU (name and compute capability),
-the ONNX it came from (sha256), its optimization profile and its precision. When any of these
+An engine is tied to the flavour and version that built it (TensorRT or TensorRT-RTX), what it was
+built for (TensorRT: the local GPU; TensorRT-RTX: compute-capability targets), the ONNX it came from
+(sha256), its optimization profile and its precision. When any of these
 differs from what the current run needs, the engine is stale: main.py rebuilds it, while an
 engine passed by path (--engine) is refused with the reason, because valsuite did not make it.
 """
@@ -15,12 +16,13 @@ from valsuite.tensorrt.profile import ProfileShapes
 
 ENGINE_SUFFIX = ".engine"
 # sidecar keys an engine must match; the order is the order reasons are reported in
-IDENTITY_KEYS = ("tensorrt_version", "gpu", "onnx_sha256", "profile", "precision")
+IDENTITY_KEYS = ("flavour", "tensorrt_version", "gpu", "compute_capability_targets", "onnx_sha256", "profile",
+                 "precision")
 
 
 def engine_path_for(stem: str, weights_dir: str | Path, precision: str, shapes: ProfileShapes) -> Path:
-    """weights/<network>_<weights>_<precision>_<b32|dyn1-32-256>.engine"""
-    return Path(weights_dir) / f"{stem}_{precision}_{shapes.tag()}{ENGINE_SUFFIX}"
+    """weights/<network>_<weights>_<precision>-<static-b1|dynamic-b1-32-256>.engine"""
+    return Path(weights_dir) / f"{stem}_{precision}-{shapes.tag()}{ENGINE_SUFFIX}"
 
 
 def timing_cache_path_for(weights_dir: str | Path) -> Path:

@@ -11,17 +11,15 @@ from valsuite.errors import ValsuiteError
 from valsuite.fileio import read_sidecar, sha256_file
 from valsuite.tensorrt.build import BuildOptions, build_engine
 from valsuite.tensorrt.cache import engine_path_for, mismatch_reasons, stale_reason
-from valsuite.tensorrt.gpu import gpu_facts
+from valsuite.tensorrt.flavour import flavour_of
 from valsuite.tensorrt.versions import import_tensorrt
 
 log = logging.getLogger(__name__)
 
 
-def expected_facts(trt_version: str, gpu: dict, onnx_path: Path, options: BuildOptions) -> dict:
-    """What an engine for this ONNX, GPU, TensorRT and options must record in its sidecar."""
-    return {
-        "tensorrt_version": trt_version,
-        "gpu": gpu,
+def expected_facts(trt, onnx_path: Path, options: BuildOptions) -> dict:
+    """What an engine for this ONNX, flavour, version, targets (or GPU) and options must record."""
+    return flavour_of(trt).engine_identity(trt, options.targets) | {
         "onnx_sha256": sha256_file(onnx_path),
         "profile": options.shapes.to_dict(),
         "precision": options.precision,
@@ -34,26 +32,28 @@ def ensure_engine(spec, options: BuildOptions, weights_dir: str | Path = "weight
                   onnx_path: str | Path | None = None, verbose: bool = False, trt=None) -> tuple[Path, dict]:
     """The engine for spec/precision/profile: reused when its sidecar matches, else (re)built."""
     trt = trt if trt is not None else import_tensorrt()
-    gpu = gpu_facts()
     if onnx_path is None:
         onnx_path = artifacts.onnx_for(spec, options.precision, weights_dir, options=precision_options)
     onnx_path = Path(onnx_path)
     path = Path(engine_path) if engine_path else engine_path_for(spec.artifact_stem, weights_dir,
                                                                  options.precision, options.shapes)
-    facts = expected_facts(trt.__version__, gpu, onnx_path, options)
+    facts = expected_facts(trt, onnx_path, options)
     reason = "forced" if force else stale_reason(path, facts)
     if reason is None:
         log.info("reusing TensorRT engine %s", path)
         return path, read_sidecar(path)
-    log.info("building TensorRT engine %s (%s)", path, reason)
+    log.info("building %s engine %s (%s)", flavour_of(trt).display, path, reason)
     facts |= {"onnx_path": str(onnx_path), "network": spec.network, "weights": spec.weights_id,
               "valsuite": __version__, "timing_cache": str(options.timing_cache) if options.timing_cache else None,
               "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return path, build_engine(trt, onnx_path, path, options, facts, verbose)
 
 
-def check_engine_file(engine_path: str | Path, precision: str, trt_version: str, gpu: dict) -> dict:
-    """Sidecar of a user-given engine, or a one-line refusal saying why it cannot be used here."""
+def check_engine_file(engine_path: str | Path, precision: str, trt) -> dict:
+    """Sidecar of a user-given engine, or a one-line refusal saying why it cannot be used here.
+
+    An engine of another flavour or version is refused, never loaded: the runtime would reject it
+    at best, and valsuite could not say what it contains."""
     path = Path(engine_path)
     if not path.is_file():
         raise ValsuiteError(f"TensorRT engine not found: {path}")
@@ -65,7 +65,9 @@ def check_engine_file(engine_path: str | Path, precision: str, trt_version: str,
         raise ValsuiteError(f"engine {path} was built for {sidecar.get('precision')}, "
                             f"but this run asks for {precision}",
                             hint=f"pass --precision {sidecar.get('precision')} or another engine")
-    reasons = mismatch_reasons(sidecar, {"tensorrt_version": trt_version, "gpu": gpu})
+    identity = flavour_of(trt).engine_identity(trt, ())
+    # flavour, version and (TensorRT proper) the GPU; RTX targets are checked by runtime_support
+    reasons = mismatch_reasons(sidecar, {k: identity[k] for k in ("flavour", "tensorrt_version", "gpu") if k in identity})
     onnx = sidecar.get("onnx_path")
     if onnx and Path(onnx).is_file() and sha256_file(onnx) != sidecar.get("onnx_sha256"):
         reasons.append(f"its ONNX {onnx} changed since the build")

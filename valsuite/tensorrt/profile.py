@@ -42,11 +42,16 @@ class ProfileShapes:
                 f"(batch {self.min[0]}..{self.max[0]})",
                 hint="rebuild the engine with --min_batch/--max_batch covering it, or change --batch_size")
 
+    @property
+    def kind(self) -> str:
+        """'static' or 'dynamic': what names and report rows say (as the seed study's tables did)."""
+        return "dynamic" if self.dynamic else "static"
+
     def tag(self) -> str:
-        """File-name part: 'b32' for a static engine, 'dyn1-32-256' for a dynamic one."""
+        """File-name part: 'static-b32' for a static engine, 'dynamic-b1-32-256' for a dynamic one."""
         if not self.dynamic:
-            return f"b{self.max[0]}"
-        return f"dyn{self.min[0]}-{self.opt[0]}-{self.max[0]}"
+            return f"static-b{self.max[0]}"
+        return f"dynamic-b{self.min[0]}-{self.opt[0]}-{self.max[0]}"
 
     def to_dict(self) -> dict:
         return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}

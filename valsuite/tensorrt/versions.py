@@ -7,48 +7,20 @@ exactly these calls to decide which manifest versions reach which branch.
 
 from __future__ import annotations
 
-import re
-
 from valsuite.errors import ValsuiteError
-
-INSTALL_HINT = ("install it with `pip install tensorrt` (or tensorrt-cu12 / tensorrt-cu13) on a machine "
-                "with an NVIDIA GPU and driver; valsuite supports TensorRT 10.8 or newer, 11.x included")
-MIN_VERSION = (10, 8)
+from valsuite.tensorrt.flavour import get_flavour, parse_version  # noqa: F401 (parse_version: re-exported)
 
 
-def parse_version(text: str) -> tuple[int, ...]:
-    """'10.13.3.9' -> (10, 13, 3, 9); trailing non-numeric parts (rc, post) are ignored."""
-    parts = []
-    for piece in str(text).split("."):
-        match = re.match(r"\d+", piece)
-        if not match:
-            break
-        parts.append(int(match.group()))
-    if not parts:
-        raise ValueError(f"not a version: {text!r}")
-    return tuple(parts)
+def import_tensorrt(flavour: str = "auto"):
+    """The module of a TensorRT flavour ('auto': tensorrt when it imports, else tensorrt_rtx), or a
+    one-line ValsuiteError that says how to install it. See valsuite.tensorrt.flavour."""
+    return get_flavour(flavour).import_module()
 
 
-def import_tensorrt():
-    """The tensorrt module, or a one-line ValsuiteError that says how to install it."""
+def tensorrt_available(flavour: str = "auto") -> tuple[bool, str]:
+    """(True, '') when a TensorRT flavour imports here, else (False, the reason with the install hint)."""
     try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise ValsuiteError(f"TensorRT is not installed ({exc})", hint=INSTALL_HINT) from exc
-    except OSError as exc:  # the bindings import but NVIDIA's shared libraries are missing
-        raise ValsuiteError(f"TensorRT's libraries cannot be loaded ({str(exc).splitlines()[0]})",
-                            hint=INSTALL_HINT) from exc
-    version = parse_version(getattr(trt, "__version__", "0"))
-    if version[:2] < MIN_VERSION:
-        raise ValsuiteError(f"TensorRT {trt.__version__} is too old: valsuite needs "
-                            f"{'.'.join(map(str, MIN_VERSION))} or newer (strongly typed networks)")
-    return trt
-
-
-def tensorrt_available() -> tuple[bool, str]:
-    """(True, '') when `import tensorrt` works here, else (False, the reason with the install hint)."""
-    try:
-        import_tensorrt()
+        import_tensorrt(flavour)
     except ValsuiteError as exc:
         return False, str(exc)
     return True, ""
