@@ -363,12 +363,13 @@ class _Progress:
     def __init__(self, total: int) -> None:
         import threading
 
-        self.total, self.count, self.lock = total, 0, threading.Lock()
+        self.total, self.count, self.begun, self.lock = total, 0, 0, threading.Lock()
 
     def started(self, cfg: Config, gpu: str | None) -> None:
         where = f" [GPU {gpu}]" if gpu is not None else ""
         with self.lock:
-            print(f"[{self.count + 1}/{self.total}] {cfg.name}{where}: running", flush=True)
+            self.begun += 1
+            print(f"[{self.begun}/{self.total}] {cfg.name}{where}: running", flush=True)
 
     def report(self, cfg: Config, outcome: Outcome, seconds: float, gpu: str | None) -> None:
         status = f"FAILED: {outcome.record['error']}" if outcome.failed else "ok"

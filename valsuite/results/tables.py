@@ -102,8 +102,8 @@ def seed_row(record: dict) -> list[str]:
     """Markdown cells; a failure row says 'failed' in its measured columns."""
     if record.get("kind") == "failure":
         return [*row_label(record), FAILED, *(["-"] * (len(COLUMNS) - 1))]
-    if record.get("kind") == "skipped":  # a row this machine cannot run, with the one-line reason
-        return [*row_label(record), f"skipped: {record.get('reason')}", *(["-"] * (len(COLUMNS) - 1))]
+    if record.get("kind") == "skipped":  # a row this machine cannot run; its reason goes under the table
+        return [*row_label(record), "skipped (see below)", *(["-"] * (len(COLUMNS) - 1))]
     cells = [" / ".join(_num(f.get(record), f.digits) for f in fields) for _, fields in COLUMNS]
     return [*row_label(record), *cells]
 
@@ -111,7 +111,11 @@ def seed_row(record: dict) -> list[str]:
 def seed_table(records: list[dict]) -> str:
     """One row per backend/precision for runs of one network and batch size (failures included)."""
     rows = [seed_row(r) for r in records if r.get("kind") in MEASURED_KINDS + ("failure", "skipped")]
-    return tabulate(rows, headers=SEED_HEADERS, tablefmt="github", disable_numparse=True)
+    table = tabulate(rows, headers=SEED_HEADERS, tablefmt="github", disable_numparse=True)
+    # a reason in a cell would widen the whole column past any screen
+    reasons = [f"skipped {r['backend']}:{r['precision']}: {r.get('reason')}" for r in records
+               if r.get("kind") == "skipped"]
+    return "\n".join([table, *(["", *reasons] if reasons else [])])
 
 
 def dataset_label(record: dict) -> str:
