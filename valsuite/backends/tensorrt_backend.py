@@ -53,7 +53,7 @@ class TensorRTBackend(Backend):
         if head is not None and not head.is_identity:   # refused, never silently run as logits
             raise ValsuiteError(f"the tensorrt backend runs the exported output only; head {head.name} is not "
                                 f"wired into it yet", hint="the head ONNX files build with TensorRT-RTX "
-                                "(tests/test_heads_trt_rtx.py); run heads with onnxruntime, torch or inductor")
+                                "(tests/heads/test_heads_trt_rtx.py); run heads with onnxruntime, torch or inductor")
         self.runner = None  # the flavour's execution context wrapper, while active
         self.external = None  # an engine given by path (valsuite.external)
 

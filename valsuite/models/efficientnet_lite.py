@@ -2,7 +2,7 @@
 
 Normalisation: these weights were converted from TensorFlow and expect (x*255 - 127) / 128, i.e.
 mean 127/255 and std 128/255 on the 0..1 scale, with TF's bicubic resize to 256 and a 224 crop.
-Measured on ../shared/imagenet-sample (600 images): see tests/test_models.py and the README.
+Measured on ../shared/imagenet-sample (600 images): see tests/models/test_models.py and the README.
 """
 
 from __future__ import annotations

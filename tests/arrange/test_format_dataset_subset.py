@@ -13,7 +13,7 @@ from valsuite.data.manifest import read_calibration_list, read_manifest_file, sc
 from valsuite.arrange.plan import PlanProblems
 from valsuite.arrange.subset import pick
 
-SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "imagenet-sample" / "val"
+SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "imagenet-sample" / "val"
 pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"needs the shared sample at {SAMPLE}")
 
 

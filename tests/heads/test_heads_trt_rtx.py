@@ -63,7 +63,7 @@ def test_segmentation_heads_build(lraspp_onnx, precision, name):
 
 @pytest.mark.parametrize("name", list(CLASSIFIER_HEADS))
 def test_classifier_heads_build(tmp_path, name):
-    from tests.test_heads import TinyClassifier, export
+    from tests.heads.test_heads import TinyClassifier, export
 
     source = export(TinyClassifier().eval(), (2, 3, 16, 16), tmp_path / "tiny_dyn.onnx")
     size, outputs = build(ensure_head_onnx(source, HeadSpec(name)), (3, 16, 16))

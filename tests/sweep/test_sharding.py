@@ -12,7 +12,7 @@ import pytest
 from valsuite.errors import ValsuiteError
 from valsuite.sharding import Shard, parse_gpus, parse_shard, pinned_env, run_on_gpus, shard_items
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "cluster"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "cluster"
 CONFIGS = [f"{net}:{backend}:b{batch}" for net in ("resnet18", "resnet50")
            for backend in ("torch", "inductor", "onnxruntime") for batch in (1, 32, 256)]
 

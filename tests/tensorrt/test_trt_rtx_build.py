@@ -26,7 +26,7 @@ from valsuite.tensorrt.engines import ensure_engine, expected_facts
 from valsuite.tensorrt.flavour import get_flavour
 from valsuite.tensorrt.profile import profile_from_args
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = [("efficientnet_lite0", False), ("resnet18", True), ("mobilenet_v2", True), ("yolov8n-cls", True)]
 PRECISIONS = ("fp32", "fp16", "int8")
 PROFILES = {"dynamic": (-1, 3, 224, 224), "static": (1, 3, 224, 224)}

@@ -17,7 +17,7 @@ from valsuite.data.manifest import read_manifest_file, scan_dataset
 from valsuite.data.synsets import builtin_mapping
 from valsuite.arrange.plan import PlanProblems
 
-SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "imagenet-sample" / "val"
+SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "imagenet-sample" / "val"
 pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"needs the shared sample at {SAMPLE}")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tools.trt_apicheck import check_files, check_source, load_manifests, tensorrt_modules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT.parent / "shared" / "trt-api"
 TRT_VERSIONS = {"10.8.0.43", "10.13.3.9", "10.16.1.11", "11.4.0.106"}
 RTX = "1.7.1.116"  # TensorRT for RTX: module tensorrt_rtx

@@ -16,7 +16,7 @@ from valsuite.parity import (Candidate, CompareConfig, Threshold, check_threshol
                              default_candidates, equality_table, parse_candidates, parse_fail_under,
                              random_batches, rank_table, render_tables, run_compare)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SAMPLE = SHARED / "imagenet-sample" / "val"
 
 

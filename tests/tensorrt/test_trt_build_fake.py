@@ -22,7 +22,7 @@ from tools.trt_fake import FakeTensorRT, build_behaviour
 from valsuite.tensorrt.flavour import GpuInfo
 from valsuite.tensorrt.profile import profile_from_args
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT.parent / "shared" / "trt-api"
 pytestmark = pytest.mark.skipif(not MANIFESTS.is_dir(), reason=f"TensorRT API manifests not found at {MANIFESTS}")
 ALL = load_manifests(MANIFESTS) if MANIFESTS.is_dir() else []

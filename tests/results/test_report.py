@@ -18,7 +18,7 @@ from valsuite.results.record import load_records
 from valsuite.results.render import render_section
 from valsuite.results.tables import COLUMNS, _num
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RECORDS = FIXTURES / "records"
 GOLDEN = FIXTURES / "golden"
 CPU = "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz"
@@ -31,7 +31,7 @@ def records() -> list[dict]:
 
 
 def test_section_matches_golden_file(records):
-    # regenerate after an intended change: python -m tests.test_report (see docs/reports.md)
+    # regenerate after an intended change: python -m tests.results.test_report (see docs/reports.md)
     assert render_section(records) == (GOLDEN / "section.md").read_text(encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ from valsuite.results.record import load_records
 from valsuite.results.report import report
 
 pytest.importorskip("matplotlib")
-RECORDS = Path(__file__).resolve().parent / "fixtures" / "records"
+RECORDS = Path(__file__).resolve().parents[1] / "fixtures" / "records"
 
 
 def test_plots_have_expected_files_and_sizes(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from valsuite.results.record import load_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("matplotlib")
 
 

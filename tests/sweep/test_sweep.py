@@ -14,7 +14,7 @@ from valsuite.options.job import JobOptions
 from valsuite.results.record import load_records
 from valsuite.sweep import Settings, failure_message, package_entry, record_key, sweep
 
-FAKE_MAIN = Path(__file__).resolve().parent / "fixtures" / "fake_main.py"
+FAKE_MAIN = Path(__file__).resolve().parents[1] / "fixtures" / "fake_main.py"
 MACHINE = "sweep test machine"
 
 
@@ -24,7 +24,7 @@ def fake(tmp_path, monkeypatch):
     log = tmp_path / "calls.log"
     monkeypatch.setenv("VALSUITE_FAKE_LOG", str(log))
     monkeypatch.setenv("VALSUITE_FAKE_MACHINE", MACHINE)
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     monkeypatch.setattr("valsuite.results.environment.environment", lambda: {"machine": MACHINE})
     job = JobOptions.from_args(build_parser().parse_args(["--results-dir", str(tmp_path / "results"),
                                                          "--num_samples", "8"]))
@@ -137,7 +137,7 @@ def test_real_sweep_then_report(tmp_path):
     import os
     import subprocess
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     results, readme = tmp_path / "results", tmp_path / "README.md"
     readme.write_text("<!-- valsuite:results:begin -->\n<!-- valsuite:results:end -->\n")
     base = [sys.executable, "-m", "valsuite"]
@@ -229,7 +229,7 @@ def test_shard_and_gpus_user_errors_end_with_one_line(argv, message, tmp_path, m
     import subprocess
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")            # no GPU, whatever machine runs the test
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     done = subprocess.run([sys.executable, "-m", "valsuite", *argv], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=300)
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == f"error: {message}", done.stderr

@@ -12,7 +12,7 @@ from valsuite.errors import ValsuiteError
 from valsuite.evaluate.layer_profile import OUTSIDE, ort_trace_times, profile_onnxruntime, profile_table, profile_torch
 from valsuite.evaluate.runner import RunConfig, run_one
 
-MANIFESTS = Path(__file__).resolve().parents[1].parent / "shared" / "trt-api"
+MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "trt-api"
 if not MANIFESTS.is_dir():
     MANIFESTS = Path("/work/shared/trt-api")
 

@@ -2,7 +2,7 @@
 
 Runs with the auto flavour (TensorRT 10.x/11.x when it imports, else TensorRT-RTX, which CI
 installs) and skips only with that flavour's runtime reason: no GPU, or a GPU it does not support
-(TensorRT-RTX refuses compute capability 9.0, e.g. an H200). To run it: `python -m pytest tests/test_trt_gpu.py -v`
+(TensorRT-RTX refuses compute capability 9.0, e.g. an H200). To run it: `python -m pytest tests/tensorrt/test_trt_gpu.py -v`
 on a machine with an NVIDIA GPU (an RTX 30/40/50 or an A100 for TensorRT-RTX).
 """
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, write_image
-from tests.test_bad_inputs import bomb_jpeg
+from tests.cli.test_bad_inputs import bomb_jpeg
 from valsuite.data.preprocess import Preprocess, load_rgb
 from valsuite.errors import ValsuiteError
 from valsuite.fileio import artifact_lock, atomic_write_json

@@ -10,7 +10,7 @@ import pytest
 
 from valsuite.errors import ValsuiteError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_backend_module_imports_without_tensorrt():

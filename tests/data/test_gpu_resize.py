@@ -1,7 +1,7 @@
 """The batched resize + crop of --decode gpu: Pillow's arithmetic, checked against Pillow itself.
 
 The Triton kernels run here in Triton's CPU interpreter (a subprocess with TRITON_INTERPRET=1), so
-the code that runs on the GPU is checked on machines without one; tests/test_speed_gpu.py runs
+the code that runs on the GPU is checked on machines without one; tests/data/test_speed_gpu.py runs
 them compiled on CUDA.
 """
 
