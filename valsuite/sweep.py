@@ -131,13 +131,14 @@ def size_tag(spec, size: tuple[int, int] | None) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def unavailable_reason(spec, backend: str, precision: str, device: str) -> str | None:
+def unavailable_reason(spec, backend: str, precision: str, device: str, options=None) -> str | None:
     """Why this machine cannot run a combination (None when it can): the same check main.py -v
-    makes before its first row (valsuite.backends.combos); an unknown backend is listed too."""
+    makes before its first row (valsuite.backends.combos), with the row's options (e.g. the
+    TensorRT flavour); an unknown backend is listed too."""
     from valsuite.backends.combos import combination_reason
 
     try:
-        return combination_reason(spec, backend, precision, device)
+        return combination_reason(spec, backend, precision, device, options)
     except ValsuiteError as exc:
         return str(exc)
 
@@ -159,14 +160,18 @@ def make_plan(networks: list[str], backends: list[str], precisions: list[str], b
     from valsuite.backends import ALIASES
     from valsuite.models import resolve
 
+    from valsuite.backends.base import BackendOptions
+
     existing = {record_key(r) for r in load_records(settings.results_dir) if r.get("kind") in MEASURED_KINDS}
+    # availability depends on the TensorRT flavour the children will use, not the auto default
+    row_options = BackendOptions(trt=settings.job.trt)
     plan = Plan()
     for network in networks:
         spec = resolve(network, settings.job.model.weights, settings.job.model.random_weights)
         for backend, precision in itertools.product(backends, precisions):
             backend = ALIASES.get(backend, backend)
             run_on = backend_device(backend, device)
-            reason = unavailable_reason(spec, backend, precision, run_on)
+            reason = unavailable_reason(spec, backend, precision, run_on, row_options)
             if reason:
                 plan.unavailable.append((f"{spec.network} {backend} {precision} ({run_on})", reason))
                 continue

@@ -124,6 +124,22 @@ def test_combinations_this_machine_cannot_run_are_listed(fake, capsys):
     assert "0 to run, 0 already recorded, 2 combinations not runnable here" in out
 
 
+def test_the_plan_checks_each_row_with_the_sweeps_own_options(fake, monkeypatch):
+    """--trt-flavour rtx (or any option a backend reads) decides whether a row can run, not auto."""
+    settings, calls = fake
+    job = JobOptions.from_args(build_parser().parse_args(["--results-dir", str(settings.job.run.results_dir),
+                                                         "--num_samples", "8", "--trt-flavour", "rtx"]))
+    seen = []
+
+    def reason(spec, backend, precision, device, options=None):
+        seen.append((backend, options.trt.trt_flavour if options is not None else None))
+        return "planted"
+
+    monkeypatch.setattr("valsuite.backends.combos.combination_reason", reason)
+    _sweep(dataclasses.replace(settings, job=job), backends=["tensorrt"], batch_sizes=[4])
+    assert seen == [("tensorrt", "rtx")] and calls() == []
+
+
 def test_signal_and_stderr_messages():
     assert failure_message(-9, "") == "killed by SIGKILL (out of memory?)"
     assert failure_message(2, "INFO x\nerror: dataset folder not found: d\n\n") == \
