@@ -1,7 +1,5 @@
-"""Every head variant builds with the real TensorRT-RTX builder (ahead of time, on this CPU machine).
-
-Until the shared TensorRT-RTX build path lands (valsuite/tensorrt/), this calls tensorrt_rtx
-directly: parse the head ONNX, one optimization profile, build_serialized_network.
+"""Every head variant builds with the real TensorRT-RTX builder (ahead of time, on this CPU machine),
+through the suite's own strongly typed build path (valsuite.tensorrt.build.build_plan).
 """
 
 from __future__ import annotations
@@ -10,28 +8,22 @@ import pytest
 
 from valsuite.heads import CLASSIFIER_HEADS, SEGMENTATION_HEADS, HeadSpec
 from valsuite.heads.onnx_heads import ensure_head_onnx
+from valsuite.tensorrt.build import BuildOptions, build_plan, make_logger, parse_onnx
+from valsuite.tensorrt.profile import profile_from_args
 
 trt = pytest.importorskip("tensorrt_rtx", reason="TensorRT-RTX is not installed (pip install tensorrt-rtx-cu13)")
 
 SIZE = (64, 96)
 
 
-def build(onnx_path, sample_shape, batch=(1, 1, 2)) -> tuple[int, list]:
-    """(engine bytes, [(output name, dtype)]) from the real builder; fails the test with its errors."""
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
-    parser = trt.OnnxParser(network, logger)
-    assert parser.parse_from_file(str(onnx_path)), [str(parser.get_error(i)) for i in range(parser.num_errors)]
-    config = builder.create_builder_config()
-    profile = builder.create_optimization_profile()
-    name = network.get_input(0).name
-    profile.set_shape(name, *[(b, *sample_shape) for b in batch])
-    config.add_optimization_profile(profile)
-    plan = builder.build_serialized_network(network, config)
-    assert plan is not None, f"TensorRT-RTX could not build {onnx_path.name}"
+def build(onnx_path, sample_shape) -> tuple[int, list]:
+    """(engine bytes, [(output name, dtype)]): the suite's build path with a 1..2 dynamic-batch profile;
+    a parser or builder failure raises with TensorRT's first error."""
+    plan, _, _ = build_plan(trt, onnx_path, BuildOptions("fp32", profile_from_args((-1, *sample_shape), 1, 1, 2)))
+    logger = make_logger(trt)
+    network, _parser = parse_onnx(trt, trt.Builder(logger), logger, onnx_path)   # the outputs, as parsed
     outputs = [(network.get_output(i).name, network.get_output(i).dtype) for i in range(network.num_outputs)]
-    return plan.nbytes, outputs
+    return len(plan), outputs
 
 
 @pytest.fixture(scope="module")
