@@ -73,6 +73,18 @@ def test_build_trt_refusals_are_one_line(weights, args, message):
     assert message in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
 
 
+def test_int8_build_without_calibration_images_stops_before_the_export(tmp_path, monkeypatch):
+    from valsuite.cli.build_trt_cli import main
+    from valsuite.cli.common import run_script
+
+    monkeypatch.chdir(tmp_path)                      # no datasets/val here
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert run_script(main, [*RANDOM, "--weights-dir", str(tmp_path / "w"), "--int8"]) == 2
+    assert "int8 calibration needs images" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())   # nothing exported first
+
+
 def test_validation_lists_the_tensorrt_row_as_skipped_and_runs_the_others(weights, tmp_path, no_gpu):
     code, out, _ = _main(["-v", "-trt", "--backend", "onnxruntime", "--synthetic", "--num-samples", "4",
                           "--batch_size", "4", *RANDOM, "--weights-dir", str(weights), "--trt-flavour", "rtx",

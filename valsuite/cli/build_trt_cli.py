@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from valsuite.cli.common import Parser
+from valsuite.errors import ValsuiteError
 from valsuite.options.base import refuse
 from valsuite.options.data import DEFAULT_DATASET
 from valsuite.options.model import ModelOptions
@@ -57,7 +58,12 @@ def precision_options(args: argparse.Namespace) -> PrecisionOptions:
     if args.onnx is not None:
         refuse(given, "with --onnx (the given ONNX is built as it is)")
     default = DEFAULT_DATASET if DEFAULT_DATASET.is_dir() else None
-    return dataclasses.replace(options, eval_dataset=args.dataset or default)
+    options = dataclasses.replace(options, eval_dataset=args.dataset or default)
+    if args.precision == "int8" and args.onnx is None and options.calib_dataset is None and options.eval_dataset is None:
+        # said before the export and the calibration start, not after them
+        raise ValsuiteError(f"int8 calibration needs images and {DEFAULT_DATASET} does not exist",
+                            hint="pass --calib-dataset DIR or --dataset DIR")
+    return options
 
 
 def summary(path: Path, sidecar: dict, flavour) -> str:
@@ -100,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def check_given_onnx(spec, path: Path, precision: str) -> None:
     """--onnx: the layout must match the model, the graph's precision the flag (one-line errors)."""
-    from valsuite.errors import ValsuiteError
     from valsuite.external import external_onnx
 
     found = external_onnx(spec, path)
