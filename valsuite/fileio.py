@@ -137,10 +137,12 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
 
 
 def sidecar_stale_reason(path: str | os.PathLike, sidecar: dict | None, wanted: dict,
-                         key_field: str | None = None) -> str | None:
-    """The checks every cached artifact shares: the file exists, its sidecar was readable, and the
-    key it recorded (the sidecar itself, or sidecar[key_field]) equals `wanted`. Returns why not
-    ('missing', 'no readable sidecar', '<first differing field> changed') or None."""
+                         key_field: str | None = None, content_field: str | None = None) -> str | None:
+    """The checks every cached artifact shares: the file exists, its sidecar was readable, the key
+    it recorded (the sidecar itself, or sidecar[key_field]) equals `wanted`, and, with
+    content_field, the file still hashes to sidecar[content_field] (a truncated or edited file is
+    stale). Returns why not ('missing', 'no readable sidecar', '<first differing field> changed',
+    'file content no longer matches its sidecar sha256 ...') or None."""
     if not Path(path).is_file():
         return "missing"
     if sidecar is None:
@@ -149,6 +151,8 @@ def sidecar_stale_reason(path: str | os.PathLike, sidecar: dict | None, wanted: 
     for field, value in wanted.items():
         if recorded.get(field) != value:
             return f"{field} changed"
+    if content_field is not None and sidecar.get(content_field) != sha256_file(path):
+        return "file content no longer matches its sidecar sha256 (truncated or modified)"
     return None
 
 

@@ -60,7 +60,7 @@ def test_cached_export_is_reused_and_tampering_is_detected(exported):
     assert export_onnx(spec, weights_dir) == path and path.stat().st_mtime_ns == mtime
     with open(path, "ab") as handle:
         handle.write(b"garbage")
-    assert stale_reason(path, {}) == "file content changed since export"
+    assert stale_reason(path, {}) == "file content no longer matches its sidecar sha256 (truncated or modified)"
     export_onnx(spec, weights_dir)   # rebuilt, not reused
     onnx.checker.check_model(str(path))
 

@@ -314,12 +314,7 @@ def _params_sha256(module) -> str:
 
 
 def _package_stale(path: Path, sidecar: dict | None, key: dict) -> str | None:
-    reason = sidecar_stale_reason(path, sidecar, key, key_field="key")
-    if reason:
-        return reason
-    if sidecar.get("sha256") != sha256_file(path):
-        return "package bytes differ from the sidecar's sha256"
-    return None
+    return sidecar_stale_reason(path, sidecar, key, key_field="key", content_field="sha256")
 
 
 def _sync(device: str) -> None:

@@ -77,13 +77,7 @@ def export_facts(spec: ModelSpec, input_shape: tuple[int, ...], opset: int, simp
 
 def stale_reason(onnx_path: Path, facts: dict) -> str | None:
     """Why the cached ONNX cannot be reused, or None when it can."""
-    sidecar = read_sidecar(onnx_path)
-    reason = sidecar_stale_reason(onnx_path, sidecar, facts)
-    if reason:
-        return reason
-    if sidecar.get("sha256") != sha256_file(onnx_path):
-        return "file content changed since export"
-    return None
+    return sidecar_stale_reason(onnx_path, read_sidecar(onnx_path), facts, content_field="sha256")
 
 
 def _torch_export(module, sample, path: Path, dynamic: bool, opset: int) -> None:

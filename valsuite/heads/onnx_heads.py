@@ -251,13 +251,7 @@ def head_key(source_sha: str, head: HeadSpec) -> dict:
 
 
 def head_stale_reason(path: Path, key: dict) -> str | None:
-    sidecar = read_sidecar(path)
-    reason = sidecar_stale_reason(path, sidecar, key, key_field="key")
-    if reason:
-        return reason
-    if sidecar.get("sha256") != sha256_file(path):
-        return "file content changed since it was written"
-    return None
+    return sidecar_stale_reason(path, read_sidecar(path), key, key_field="key", content_field="sha256")
 
 
 def ensure_head_onnx(source: Path, head: HeadSpec) -> Path:

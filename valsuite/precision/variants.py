@@ -50,13 +50,7 @@ def _build_facts(precision: str, fp32_sha: str, options: PrecisionOptions) -> di
 
 def stale_reason(path: Path, facts: dict) -> str | None:
     """Why an existing variant cannot be reused (None: reuse it)."""
-    sidecar = read_sidecar(path)
-    reason = sidecar_stale_reason(path, sidecar, facts, key_field="key")   # the rule every cache shares
-    if reason is not None:
-        return reason
-    if sidecar.get("size_bytes") != path.stat().st_size or sidecar.get("sha256") != sha256_file(path):
-        return "file differs from its sidecar sha256 (truncated or modified)"
-    return None
+    return sidecar_stale_reason(path, read_sidecar(path), facts, key_field="key", content_field="sha256")
 
 
 def ensure_precision_onnx(spec: ModelSpec, precision: str, fp32_onnx: Path,
