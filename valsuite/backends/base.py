@@ -55,6 +55,8 @@ class Backend(ABC):
     name: ClassVar[str]
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    # False for an engine whose outputs rank nothing (the null backend): no Prec@1/Prec@5 then
+    computes_outputs: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, precision: str = "fp32", device: str = "cpu",
                  options: BackendOptions | None = None) -> None:

@@ -18,6 +18,7 @@ class NullBackend(Backend):
     name = "null"
     precisions = ("fp32", "fp16", "bf16", "int8")     # nothing is computed: every precision is the same
     devices = ("cpu", "cuda")
+    computes_outputs = False
 
     @classmethod
     def available(cls, options=None) -> tuple[bool, str]:

@@ -206,12 +206,13 @@ def model_cost(cfg: RunConfig, spec: ModelSpec) -> dict:
     return {"gflops": cost["gflops"], "model_params": cost["params"], "flops_counter": cost["flops_counter"]}
 
 
-def accuracy_fields(spec: ModelSpec, summary: dict, backend: str = "") -> dict:
+def accuracy_fields(spec: ModelSpec, summary: dict, backend=None) -> dict:
     """Accuracy only at the weights' native size: at any other, a note instead of a number.
-    The null backend's all-zero outputs tie every class, so its ranking means nothing."""
-    if backend == "null":
+    An engine that computes no outputs (the null backend's tied zeros) ranks nothing either."""
+    if backend is not None and not backend.computes_outputs:
         return {"prec1": None, "prec5": None,
-                "accuracy_note": "accuracy not reported: the null backend returns zeros (measures the harness)"}
+                "accuracy_note": f"accuracy not reported: the {backend.name} backend computes no outputs "
+                                 "(it measures the harness)"}
     if spec.native_size:
         return {}
     h, w = spec.input_shape[1:]
@@ -287,7 +288,7 @@ def make_record(cfg: RunConfig, spec: ModelSpec, backend, info, result: Validati
         kind,
         network=spec.network, weights=spec.weights_id, backend=backend.name, precision=cfg.precision,
         device=cfg.device, batch_size=cfg.batch_size, input=input_kind,
-        **(summary | accuracy_fields(spec, summary, backend.name)),
+        **(summary | accuracy_fields(spec, summary, backend)),
         input_size=list(spec.input_shape[1:]), native_input_size=spec.native_size,
         model_config=dict(spec.model_config), **model_cost(cfg, spec),
         model_size_mb=info.model_size_mb, num_layers=info.num_layers, num_params=info.num_params,
